@@ -1,0 +1,50 @@
+"""Fixtures shared by every test: static files, the live portal server, components."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+
+from tests.components import COMPONENTS, missing_in_run
+from tests.server import PortalServer
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _collected_static(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Collect static files once, with hashed names, as production serves them."""
+    root: Path = tmp_path_factory.mktemp("static")
+    settings.STATIC_ROOT = root
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+
+@pytest.fixture(scope="session")
+def portal_server(django_db_setup: Any) -> Iterator[PortalServer]:
+    """The portal's real ASGI application under uvicorn on a free loopback port.
+
+    It uses the test database; tests that talk to it need ``transactional_db``
+    so that what they create is committed and visible to the server's threads.
+    """
+    with PortalServer() as server:
+        yield server
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not missing_in_run:
+        return
+    terminalreporter.section("missing system components")
+    for key in sorted(missing_in_run):
+        component = COMPONENTS[key]
+        terminalreporter.write_line(
+            f"Tests that need {component.name} were SKIPPED. Install it with: {component.install}"
+        )
+
+
+def pytest_report_header() -> str:
+    from django.db import connection
+
+    return f"database: {connection.vendor} ({settings.DATABASES['default']['ENGINE']})"

@@ -1,0 +1,16 @@
+"""ASGI entry point served by uvicorn (``manage.py serve``, ``make run``)."""
+
+import os
+
+from a2wsgi import WSGIMiddleware
+
+from portal.router import Router
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+from portal.wsgi import application as wsgi_application  # noqa: E402
+
+# Threads that run Django's page views in each server process.
+PAGE_THREADS = int(os.environ.get("PORTAL_PAGE_THREADS", "16"))
+
+application = Router(pages=WSGIMiddleware(wsgi_application, workers=PAGE_THREADS))  # type: ignore[arg-type]

@@ -1,0 +1,8 @@
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+
+
+def portal(request: HttpRequest) -> dict[str, Any]:
+    return {"portal_name": settings.PORTAL_NAME, "portal_env": settings.PORTAL_ENV}

@@ -1,0 +1,15 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from portal.core.demo import demo_password, load_demo_data
+
+
+class Command(BaseCommand):
+    help = (
+        "Load the demo users and records (safe to run again: it changes nothing the second time)."
+    )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        changed = load_demo_data(password=demo_password())
+        self.stdout.write(f"Demo data: {changed} record(s) created or updated.")

@@ -1,0 +1,61 @@
+import os
+import shutil
+import sys
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from portal.core.demo import DEFAULT_DEMO_PASSWORD, DEMO_USERS, demo_password
+
+
+class Command(BaseCommand):
+    help = "Serve the portal with uvicorn: pages and the live stream behind one address."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument(
+            "--workers", type=int, default=int(os.environ.get("PORTAL_WORKERS", "2"))
+        )
+        parser.add_argument("--no-banner", action="store_true", help="Do not print the sign-ins.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        uvicorn = shutil.which("uvicorn", path=os.path.dirname(sys.executable))
+        if uvicorn is None:
+            raise CommandError("uvicorn is not installed in this environment; run 'make run'.")
+        host, port = options["host"], options["port"]
+        if not options["no_banner"]:
+            self._banner(host, port)
+        argv = [
+            uvicorn,
+            "portal.asgi:application",
+            "--host", host,
+            "--port", str(port),
+            "--workers", str(options["workers"]),
+            "--lifespan", "on",
+            "--no-access-log",  # the portal writes its own structured line per request
+            "--timeout-graceful-shutdown", "20",
+        ]  # fmt: skip
+        sys.stdout.flush()
+        os.execv(uvicorn, argv)  # noqa: S606 - replaces this process with the server
+
+    def _banner(self, host: str, port: int) -> None:
+        shown_host = f"[{host}]" if ":" in host else host
+        password = demo_password()
+        source = (
+            "default; set PORTAL_DEMO_PASSWORD to change it"
+            if password == DEFAULT_DEMO_PASSWORD
+            else "from PORTAL_DEMO_PASSWORD"
+        )
+        lines = [
+            "",
+            f"  {settings.PORTAL_NAME} is starting on http://{shown_host}:{port}/",
+            "",
+        ]
+        if not settings.PRODUCTION:
+            lines += [f"  Demo sign-ins (password: {password} — {source}):"]
+            lines += [f"    {user.email:<24} {user.description}" for user in DEMO_USERS]
+            lines += [f"  E-mails are written to {settings.EMAIL_FILE_PATH}", ""]
+        lines += ["  Press Ctrl+C to stop.", ""]
+        self.stdout.write("\n".join(lines))

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import pytest
+from allauth.account.models import EmailAddress
+from django.core.management import call_command
+from django.test import Client
+
+from portal.accounts.models import User
+from portal.core.demo import DEFAULT_DEMO_PASSWORD, DEMO_USERS, demo_password, load_demo_data
+
+pytestmark = pytest.mark.django_db
+
+EXPECTED = {
+    "admin@acme.example",
+    "member@acme.example",
+    "billing@acme.example",
+    "jane@example.org",
+    "staff@portal.example",
+}
+
+
+def test_demo_data_holds_the_documented_users() -> None:
+    load_demo_data(password="a-demo-password-1")
+    assert set(User.objects.values_list("email", flat=True)) == EXPECTED
+    assert {u.email for u in DEMO_USERS} == EXPECTED
+    staff = User.objects.get(email="staff@portal.example")
+    assert staff.is_staff
+    assert not User.objects.get(email="member@acme.example").is_staff
+    assert EmailAddress.objects.filter(verified=True, primary=True).count() == len(EXPECTED)
+
+
+def test_loading_twice_changes_nothing() -> None:
+    assert load_demo_data(password="a-demo-password-1") == len(EXPECTED)
+    before = list(User.objects.order_by("pk").values())
+    assert load_demo_data(password="a-demo-password-1") == 0
+    assert list(User.objects.order_by("pk").values()) == before
+
+
+def test_a_new_demo_password_is_applied_on_the_next_load() -> None:
+    load_demo_data(password="first-demo-password")
+    load_demo_data(password="second-demo-password")
+    assert User.objects.get(email="jane@example.org").check_password("second-demo-password")
+
+
+def test_demo_password_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PORTAL_DEMO_PASSWORD", raising=False)
+    assert demo_password() == DEFAULT_DEMO_PASSWORD
+    monkeypatch.setenv("PORTAL_DEMO_PASSWORD", "from-the-environment")
+    assert demo_password() == "from-the-environment"
+
+
+def test_a_demo_user_can_sign_in(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORTAL_DEMO_PASSWORD", "sign-in-demo-password")
+    call_command("load_demo")
+    response = client.post(
+        "/accounts/login/",
+        {"login": "member@acme.example", "password": "sign-in-demo-password"},
+    )
+    assert response.status_code == 302
+    assert client.get("/dashboard/").status_code == 200
