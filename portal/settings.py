@@ -127,8 +127,11 @@ INSTALLED_APPS = [
     "csp",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
+    "allauth.usersessions",
     "portal.core",
     "portal.accounts",
+    "portal.customers",
 ]
 
 MIDDLEWARE = [
@@ -140,9 +143,14 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "portal.accounts.middleware.SessionLimitsMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "portal.accounts.middleware.UserLanguageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "allauth.usersessions.middleware.UserSessionsMiddleware",
+    "portal.accounts.middleware.RequireMFAMiddleware",
     "portal.core.middleware.PrivatePageCacheMiddleware",
 ]
 
@@ -161,6 +169,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "csp.context_processors.nonce",
                 "portal.core.context_processors.portal",
+                "portal.customers.context_processors.active_customer",
             ],
         },
     },
@@ -225,6 +234,32 @@ ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if PRODUCTION else "http"
+ACCOUNT_LOGOUT_REDIRECT_URL = "core:home"
+ACCOUNT_ADAPTER = "portal.accounts.adapters.AccountAdapter"
+ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
+# Failed sign-ins: at most 5 per account in 5 minutes and 20 per IP a minute;
+# the block lifts by itself when the window has passed, there is no lock-out.
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": env_str("PORTAL_LOGIN_FAILED_LIMIT", "20/m/ip,5/300s/key"),
+}
+ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
+
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = True
+MFA_TOTP_ISSUER = env_str("PORTAL_NAME", "Customer Portal")
+# WebAuthn insists on HTTPS except for localhost; development serves plain HTTP.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not PRODUCTION
+USERSESSIONS_TRACK_ACTIVITY = True
+USERSESSIONS_ADAPTER = "portal.accounts.adapters.UserSessionsAdapter"
+
+# Every customer user must enrol a second factor (OWASP ASVS 5.0 level 2).
+# A customer admin can also require it for their own organisation.
+PORTAL_REQUIRE_MFA = env_bool("PORTAL_REQUIRE_MFA", False)
+# Sign out after this much inactivity, and this long after sign-in whatever happens.
+PORTAL_SESSION_IDLE_TIMEOUT = env_int("PORTAL_SESSION_IDLE_TIMEOUT", 3600)
+PORTAL_SESSION_MAX_AGE = env_int("PORTAL_SESSION_MAX_AGE", 86400)
+SESSION_COOKIE_AGE = PORTAL_SESSION_MAX_AGE
+PORTAL_INVITATION_DAYS = env_int("PORTAL_INVITATION_DAYS", 7)
 
 
 # --- Sessions, cookies and security headers ----------------------------------
@@ -308,9 +343,29 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Customer Portal <portal@loca
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 
+# --- Cache ---------------------------------------------------------------------
+
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    # Files are shared by the server's worker processes (rate limits must be),
+    # and need no extra service.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(DATA_DIR / "cache"),
+        }
+    }
+
+
 # --- Internationalisation ------------------------------------------------------
 
 LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "portal" / "locale"]
 TIME_ZONE = env_str("PORTAL_TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

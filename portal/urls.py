@@ -1,12 +1,25 @@
+from allauth.account.decorators import secure_admin_login
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from portal.accounts import views as account_views
+
 admin.site.site_header = "Customer Portal — back office"
 admin.site.site_title = "Customer Portal back office"
+# The back office signs people in through the portal's own sign-in (with its
+# second factor and throttling), never through the admin's plain login form.
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 
 # Error pages are the templates 400.html, 403.html, 404.html and 500.html.
 urlpatterns = [
     path("", include("portal.core.urls")),
+    path("accounts/", include("portal.accounts.urls")),
     path("accounts/", include("allauth.urls")),
+    path("customer/", include("portal.customers.urls")),
+    path("i18n/setlang/", account_views.set_language, name="set_language"),
     path("backoffice/", admin.site.urls),
 ]
+
+if not settings.PRODUCTION:
+    urlpatterns.append(path("dev/outbox/", include("portal.core.dev_urls")))

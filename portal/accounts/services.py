@@ -1,9 +1,38 @@
+"""Every change a person makes to their own account."""
+
 from __future__ import annotations
 
-from allauth.account.models import EmailAddress
-from django.db import transaction
+from typing import Any
 
-from .models import User
+from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
+from allauth.usersessions.models import UserSession
+from django.contrib.auth.hashers import make_password
+from django.contrib.sessions.models import Session
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from portal.core.audit import audit_record
+from portal.core.models import AuditAction, AuditEvent
+from portal.customers.models import Membership
+from portal.customers.roles import Role
+
+from .models import NotificationKind, NotificationPreference, User
+
+PROFILE_FIELDS = (
+    "first_name",
+    "last_name",
+    "phone",
+    "address_line1",
+    "address_line2",
+    "postal_code",
+    "city",
+    "country",
+    "preferred_language",
+)
 
 
 @transaction.atomic
@@ -51,3 +80,144 @@ def user_ensure(
         address.save(update_fields=["verified", "primary"])
         changed = True
     return user, changed or created
+
+
+@transaction.atomic
+def profile_update(*, user: User, data: dict[str, Any], request: HttpRequest | None = None) -> User:
+    changed = [f for f in PROFILE_FIELDS if f in data and getattr(user, f) != data[f]]
+    if not changed:
+        return user
+    for field in changed:
+        setattr(user, field, data[field])
+    user.full_clean(exclude=["password", "email"])
+    user.save(update_fields=changed)
+    audit_record(
+        action=AuditAction.PROFILE_UPDATED, request=request, actor=user, data={"fields": changed}
+    )
+    return user
+
+
+@transaction.atomic
+def notification_preferences_set(*, user: User, choices: dict[str, dict[str, bool]]) -> None:
+    """``choices`` maps a notification kind to ``{"email": bool, "in_app": bool}``."""
+    for kind in NotificationKind:
+        channels = choices.get(kind.value)
+        if channels is None:
+            continue
+        NotificationPreference.objects.update_or_create(
+            user=user,
+            kind=kind.value,
+            defaults={
+                "email": bool(channels.get("email")),
+                "in_app": bool(channels.get("in_app")),
+            },
+        )
+
+
+def account_export(*, user: User, request: HttpRequest | None = None) -> dict[str, Any]:
+    """Everything the portal holds about this person, and nothing about anyone else."""
+    from .selectors import notification_preferences
+
+    data: dict[str, Any] = {
+        "exported_at": timezone.now().isoformat(),
+        "profile": {
+            "email": user.email,
+            **{field: getattr(user, field) for field in PROFILE_FIELDS},
+            "date_joined": user.date_joined.isoformat(),
+            "last_login": user.last_login.isoformat() if user.last_login else None,
+        },
+        "email_addresses": [
+            {"email": a.email, "verified": a.verified, "primary": a.primary}
+            for a in EmailAddress.objects.filter(user=user).order_by("email")
+        ],
+        "memberships": [
+            {
+                "customer_number": m.customer.number,
+                "customer_name": m.customer.name,
+                "role": m.role,
+                "since": m.created_at.isoformat(),
+            }
+            for m in Membership.objects.filter(user=user).select_related("customer")
+        ],
+        "notification_preferences": {
+            kind: {"email": email, "in_app": in_app}
+            for kind, _label, email, in_app in notification_preferences(user=user)
+        },
+        "two_factor_methods": [
+            {"type": a.type, "created_at": a.created_at.isoformat()}
+            for a in Authenticator.objects.filter(user=user).order_by("created_at")
+        ],
+        "sessions": [
+            {
+                "ip": s.ip,
+                "user_agent": s.user_agent,
+                "created_at": s.created_at.isoformat(),
+                "last_seen_at": s.last_seen_at.isoformat() if s.last_seen_at else None,
+            }
+            for s in UserSession.objects.filter(user=user).order_by("created_at")
+        ],
+        "activity": [
+            {
+                "time": e.created_at.isoformat(),
+                "event": e.action,
+                "ip_address": e.ip_address,
+                "user_agent": e.user_agent,
+            }
+            for e in AuditEvent.objects.filter(subject_user=user).order_by("created_at")
+        ],
+    }
+    audit_record(action=AuditAction.DATA_EXPORTED, request=request, actor=user)
+    return data
+
+
+def _last_admin_of(user: User) -> list[str]:
+    """Names of customers where this user is the only admin while others remain."""
+    names = []
+    for membership in Membership.objects.filter(user=user, role=Role.ADMIN).select_related(
+        "customer"
+    ):
+        customer = membership.customer
+        admins = customer.memberships.filter(role=Role.ADMIN).count()
+        others = customer.memberships.exclude(user=user).count()
+        if admins == 1 and others > 0:
+            names.append(customer.name)
+    return names
+
+
+@transaction.atomic
+def account_delete(*, user: User, password: str, request: HttpRequest | None = None) -> None:
+    """Deactivate the account and anonymise the person's data.
+
+    Records the business must keep (invoices, requests, the audit log) stay and
+    point at the anonymised user.
+    """
+    if not user.check_password(password):
+        raise ValidationError({"password": _("The password is not correct.")}, code="password")
+    blocking = _last_admin_of(user)
+    if blocking:
+        raise ValidationError(
+            _(
+                "You are the only admin of %(customers)s. Make another member admin "
+                "first, so the organisation is not left without one."
+            )
+            % {"customers": ", ".join(blocking)},
+            code="last_admin",
+        )
+    audit_record(action=AuditAction.ACCOUNT_DELETED, request=request, actor=user)
+    session_keys = list(UserSession.objects.filter(user=user).values_list("session_key", flat=True))
+    Session.objects.filter(session_key__in=session_keys).delete()
+    UserSession.objects.filter(user=user).delete()
+    Authenticator.objects.filter(user=user).delete()
+    EmailAddress.objects.filter(user=user).delete()
+    NotificationPreference.objects.filter(user=user).delete()
+    Membership.objects.filter(user=user).delete()
+    user.email = f"deleted-{user.pk}@anonymised.invalid"
+    for field in PROFILE_FIELDS:
+        if field != "preferred_language":
+            setattr(user, field, "")
+    user.password = make_password(None)  # unusable
+    user.is_active = False
+    user.is_staff = False
+    user.is_superuser = False
+    user.anonymised_at = timezone.now()
+    user.save()

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from portal.accounts.services import user_ensure
+from portal.customers.models import Customer, CustomerKind, Membership
+from portal.customers.roles import Role
+from portal.customers.services import customer_create
 
 DEFAULT_DEMO_PASSWORD = "portal-demo-2026"  # noqa: S105 - documented, demo data only
 
@@ -18,14 +21,34 @@ class DemoUser:
     first_name: str
     last_name: str
     description: str
+    customer: str = ""
+    role: str = ""
     is_staff: bool = False
 
 
+@dataclass(frozen=True)
+class DemoCustomer:
+    number: str
+    name: str
+    kind: str
+
+
+DEMO_CUSTOMERS = (
+    DemoCustomer("C-900001", "Acme Ltd", CustomerKind.ORGANISATION),
+    DemoCustomer("C-900002", "Jane Doe", CustomerKind.INDIVIDUAL),
+)
+
 DEMO_USERS = (
-    DemoUser("admin@acme.example", "Alice", "Admin", "Acme Ltd, customer admin"),
-    DemoUser("member@acme.example", "Martin", "Member", "Acme Ltd, member"),
-    DemoUser("billing@acme.example", "Bianca", "Billing", "Acme Ltd, billing"),
-    DemoUser("jane@example.org", "Jane", "Doe", "individual customer, admin of her own"),
+    DemoUser("admin@acme.example", "Alice", "Admin", "Acme Ltd, admin", "C-900001", Role.ADMIN),
+    DemoUser(
+        "member@acme.example", "Martin", "Member", "Acme Ltd, member", "C-900001", Role.MEMBER
+    ),
+    DemoUser(
+        "billing@acme.example", "Bianca", "Billing", "Acme Ltd, billing", "C-900001", Role.BILLING
+    ),
+    DemoUser(
+        "jane@example.org", "Jane", "Doe", "individual customer (admin)", "C-900002", Role.ADMIN
+    ),
     DemoUser("staff@portal.example", "Sam", "Staff", "staff, back office", is_staff=True),
 )
 
@@ -38,8 +61,17 @@ def demo_password() -> str:
 def load_demo_data(*, password: str) -> int:
     """Create or update the demo records. Returns how many changed (0 on a rerun)."""
     changed = 0
+    customers = {}
+    for demo_customer in DEMO_CUSTOMERS:
+        customer = Customer.objects.filter(number=demo_customer.number).first()
+        if customer is None:
+            customer = customer_create(
+                name=demo_customer.name, kind=demo_customer.kind, number=demo_customer.number
+            )
+            changed += 1
+        customers[demo_customer.number] = customer
     for demo in DEMO_USERS:
-        _, user_changed = user_ensure(
+        user, user_changed = user_ensure(
             email=demo.email,
             password=password,
             first_name=demo.first_name,
@@ -48,4 +80,9 @@ def load_demo_data(*, password: str) -> int:
             is_superuser=demo.is_staff,
         )
         changed += int(user_changed)
+        if demo.customer:
+            _, created = Membership.objects.update_or_create(
+                user=user, customer=customers[demo.customer], defaults={"role": demo.role}
+            )
+            changed += int(created)
     return changed

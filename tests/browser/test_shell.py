@@ -39,7 +39,7 @@ def test_visitor_follows_the_navigation_and_signs_in_and_out(
 
     page.get_by_label("Email").fill("grace@example.com")
     page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
+    page.get_by_role("button", name="Sign In", exact=True).click()
     page.wait_for_url("**/dashboard/")
     visit.audit("dashboard")
     visit.assert_fits_viewport()
@@ -48,8 +48,8 @@ def test_visitor_follows_the_navigation_and_signs_in_and_out(
 
     nav = page.get_by_role("navigation", name="Main")
     nav.get_by_role("link", name="Account").click()
-    page.wait_for_url("**/accounts/email/")
-    visit.audit("account-email")
+    page.wait_for_url("**/accounts/profile/")
+    visit.audit("account-profile")
     visit.assert_fits_viewport()
 
     nav.get_by_role("button", name="Sign out").click()

@@ -7,6 +7,7 @@ from django.test import Client
 
 from portal.accounts.models import User
 from portal.core.demo import DEFAULT_DEMO_PASSWORD, DEMO_USERS, demo_password, load_demo_data
+from portal.customers.models import Customer, Membership
 
 pytestmark = pytest.mark.django_db
 
@@ -29,11 +30,28 @@ def test_demo_data_holds_the_documented_users() -> None:
     assert EmailAddress.objects.filter(verified=True, primary=True).count() == len(EXPECTED)
 
 
+def test_demo_customers_and_roles() -> None:
+    load_demo_data(password="a-demo-password-1")
+    roles = {
+        (m.user.email, m.customer.name, m.role)
+        for m in Membership.objects.select_related("user", "customer")
+    }
+    assert roles == {
+        ("admin@acme.example", "Acme Ltd", "admin"),
+        ("member@acme.example", "Acme Ltd", "member"),
+        ("billing@acme.example", "Acme Ltd", "billing"),
+        ("jane@example.org", "Jane Doe", "admin"),
+    }
+    assert Customer.objects.get(name="Jane Doe").kind == "individual"
+    assert not Membership.objects.filter(user__email="staff@portal.example").exists()
+
+
 def test_loading_twice_changes_nothing() -> None:
-    assert load_demo_data(password="a-demo-password-1") == len(EXPECTED)
-    before = list(User.objects.order_by("pk").values())
+    assert load_demo_data(password="a-demo-password-1") > 0
+    before = [list(model.objects.order_by("pk").values()) for model in (User, Customer, Membership)]
     assert load_demo_data(password="a-demo-password-1") == 0
-    assert list(User.objects.order_by("pk").values()) == before
+    after = [list(model.objects.order_by("pk").values()) for model in (User, Customer, Membership)]
+    assert after == before
 
 
 def test_a_new_demo_password_is_applied_on_the_next_load() -> None:

@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from allauth.mfa.utils import is_mfa_enabled
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from portal.core.audit import audit_record
+from portal.core.models import AuditAction
+
+SESSION_STARTED = "portal_session_started"
+SESSION_LAST_SEEN = "portal_session_last_seen"
+# Writing the session on every request costs a database write; a minute's
+# precision is plenty for an idle limit measured in hours.
+LAST_SEEN_PRECISION = 60
+
+Middleware = Callable[[HttpRequest], HttpResponse]
+
+
+class SessionLimitsMiddleware:
+    """Ends a signed-in session after an idle period and after an absolute lifetime."""
+
+    def __init__(self, get_response: Middleware) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated:
+            now = int(time.time())
+            started: int | None = request.session.get(SESSION_STARTED)
+            if started is None:
+                request.session[SESSION_STARTED] = now
+                request.session[SESSION_LAST_SEEN] = now
+                return self.get_response(request)
+            last_seen: int = request.session.get(SESSION_LAST_SEEN, started)
+            if (
+                now - started > settings.PORTAL_SESSION_MAX_AGE
+                or now - last_seen > settings.PORTAL_SESSION_IDLE_TIMEOUT
+            ):
+                return self._end_session(request)
+            if now - last_seen >= LAST_SEEN_PRECISION:
+                request.session[SESSION_LAST_SEEN] = now
+        return self.get_response(request)
+
+    @staticmethod
+    def _end_session(request: HttpRequest) -> HttpResponse:
+        user = request.user
+        logout(request)
+        audit_record(action=AuditAction.SESSION_EXPIRED, request=request, actor=user)  # type: ignore[arg-type]
+        messages.info(request, _("Your session has ended. Please sign in again."))
+        return redirect_to_login(request.get_full_path())
+
+
+class UserLanguageMiddleware:
+    """A signed-in person sees the portal in the language of their profile."""
+
+    def __init__(self, get_response: Middleware) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        language = getattr(user, "preferred_language", "") if user.is_authenticated else ""
+        if language and language != getattr(request, "LANGUAGE_CODE", None):
+            translation.activate(language)
+            request.LANGUAGE_CODE = language
+        response = self.get_response(request)
+        if language:
+            response.headers.setdefault("Content-Language", language)
+        return response
+
+
+# Paths a person without a second factor may still reach, so they can set one up.
+MFA_EXEMPT_PREFIXES = ("/accounts/", "/static/", "/healthz", "/readyz", "/i18n/", "/dev/outbox/")
+
+
+def mfa_required_for(request: HttpRequest) -> bool:
+    """Whether this user must have a second factor: staff always, else by policy."""
+    from portal.customers.access import user_memberships
+
+    user = request.user
+    if user.is_staff:
+        return True
+    if settings.PORTAL_REQUIRE_MFA and user_memberships(request):
+        return True
+    return any(m.customer.require_mfa for m in user_memberships(request))
+
+
+class RequireMFAMiddleware:
+    """Sends people who must use a second factor, and have none, to set one up.
+
+    Staff need one for the back office; every customer user needs one when
+    PORTAL_REQUIRE_MFA is on; members of a customer that requires it need one.
+    """
+
+    def __init__(self, get_response: Middleware) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if (
+            user.is_authenticated
+            and not request.path.startswith(MFA_EXEMPT_PREFIXES)
+            and (not user.is_staff or request.path.startswith("/backoffice/"))
+            and mfa_required_for(request)
+            and not is_mfa_enabled(user)
+        ):
+            if user.is_staff:
+                text = _("Staff must set up two-factor authentication to use the back office.")
+            else:
+                text = _(
+                    "Your organisation requires two-factor authentication. Set it up to go on."
+                )
+            messages.warning(request, text)
+            return redirect("mfa_index")
+        return self.get_response(request)

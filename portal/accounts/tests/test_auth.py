@@ -1,0 +1,219 @@
+"""Sign-in, sign-up and reset: the same answers for known and unknown addresses,
+throttling that lifts, rotating session ids, session limits, MFA policies."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from allauth.mfa.models import Authenticator
+from django.core import mail
+from django.test import Client
+
+from portal.accounts.middleware import SESSION_LAST_SEEN, SESSION_STARTED
+from portal.core.models import AuditAction, AuditEvent
+from portal.core.tests.factories import TEST_PASSWORD, UserFactory
+from portal.customers.roles import Role
+from portal.customers.tests.factories import make_customer, make_member
+
+pytestmark = pytest.mark.django_db
+
+
+def _sign_in(client: Client, email: str, password: str) -> object:
+    return client.post("/accounts/login/", {"login": email, "password": password})
+
+
+def _visible_text(response: object) -> str:
+    import re
+
+    body = response.content.decode()  # type: ignore[attr-defined]
+    body = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", body)
+    return body
+
+
+def test_sign_in_answers_alike_for_unknown_and_known_addresses(client: Client) -> None:
+    UserFactory(email="known@example.com")
+    known = _sign_in(client, "known@example.com", "wrong password 1")
+    unknown = _sign_in(Client(), "nobody@example.com", "wrong password 1")
+    assert known.status_code == unknown.status_code == 200  # type: ignore[attr-defined]
+    assert "are not correct" in _visible_text(known)
+    assert _visible_text(known).replace("known@example.com", "X") == _visible_text(unknown).replace(
+        "nobody@example.com", "X"
+    )
+
+
+def test_password_reset_answers_alike(client: Client) -> None:
+    UserFactory(email="known@example.com")
+    known = client.post("/accounts/password/reset/", {"email": "known@example.com"})
+    unknown = Client().post("/accounts/password/reset/", {"email": "nobody@example.com"})
+    assert known.status_code == unknown.status_code == 302
+    assert known["Location"] == unknown["Location"]
+
+
+def test_sign_up_answers_alike_and_never_reveals_an_existing_account(
+    client: Client, django_capture_on_commit_callbacks: object
+) -> None:
+    UserFactory(email="known@example.com")
+    data = {"password1": "a long enough passphrase", "password2": "a long enough passphrase"}
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        existing = client.post("/accounts/signup/", {"email": "known@example.com", **data})
+        fresh = Client().post("/accounts/signup/", {"email": "fresh@example.com", **data})
+    assert existing.status_code == fresh.status_code == 302
+    assert existing["Location"] == fresh["Location"] == "/accounts/confirm-email/"
+    # The owner of the existing address is told by e-mail, not the visitor on screen.
+    assert {m.to[0] for m in mail.outbox} == {"known@example.com", "fresh@example.com"}
+
+
+def test_passwords_need_length_and_must_not_be_common(client: Client) -> None:
+    short = client.post(
+        "/accounts/signup/", {"email": "a@example.com", "password1": "Xy1!", "password2": "Xy1!"}
+    )
+    assert "at least 12 characters" in short.content.decode()
+    common = client.post(
+        "/accounts/signup/",
+        {"email": "a@example.com", "password1": "password1234", "password2": "password1234"},
+    )
+    assert "too common" in common.content.decode()
+    # No composition rules: a long lower-case passphrase is fine.
+    ok = client.post(
+        "/accounts/signup/",
+        {
+            "email": "a@example.com",
+            "password1": "purple elephants dance",
+            "password2": "purple elephants dance",
+        },
+    )
+    assert ok.status_code == 302
+
+
+def test_failed_sign_ins_are_throttled_and_the_block_lifts(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    UserFactory(email="target@example.com")
+    for _ in range(5):
+        assert "are not correct" in _sign_in(client, "target@example.com", "nope").content.decode()  # type: ignore[attr-defined]
+    blocked = _sign_in(client, "target@example.com", TEST_PASSWORD)
+    assert "Too many failed login attempts" in blocked.content.decode()  # type: ignore[attr-defined]
+    assert "_auth_user_id" not in client.session
+
+    # Six minutes later the window has passed: no permanent lock.
+    later = time.time() + 360
+    monkeypatch.setattr(time, "time", lambda: later)
+    response = _sign_in(client, "target@example.com", TEST_PASSWORD)
+    assert response.status_code == 302  # type: ignore[attr-defined]
+    assert "_auth_user_id" in client.session
+
+
+def test_the_session_id_changes_at_sign_in(client: Client) -> None:
+    UserFactory(email="rotate@example.com")
+    client.get("/accounts/login/")
+    client.session["probe"] = 1
+    session = client.session
+    session["probe"] = 1
+    session.save()
+    before = client.cookies["sessionid"].value
+    _sign_in(client, "rotate@example.com", TEST_PASSWORD)
+    assert client.cookies["sessionid"].value != before
+
+
+def test_sign_in_and_failures_are_audited(client: Client) -> None:
+    user = UserFactory(email="audit@example.com")
+    _sign_in(client, "audit@example.com", "wrong")
+    _sign_in(client, "audit@example.com", TEST_PASSWORD)
+    client.post("/accounts/logout/")
+    actions = list(
+        AuditEvent.objects.filter(subject_user=user).order_by("pk").values_list("action", flat=True)
+    )
+    assert actions == [AuditAction.SIGN_IN_FAILED, AuditAction.SIGN_IN, AuditAction.SIGN_OUT]
+    failed = AuditEvent.objects.get(action=AuditAction.SIGN_IN_FAILED)
+    assert failed.actor is None and failed.ip_address == "127.0.0.1"
+
+
+def test_sign_out_needs_a_post(client: Client) -> None:
+    client.force_login(UserFactory())
+    client.get("/accounts/logout/")
+    assert "_auth_user_id" in client.session
+    client.post("/accounts/logout/")
+    assert "_auth_user_id" not in client.session
+
+
+def _age_session(client: Client, *, started_ago: int, seen_ago: int) -> None:
+    session = client.session
+    now = int(time.time())
+    session[SESSION_STARTED] = now - started_ago
+    session[SESSION_LAST_SEEN] = now - seen_ago
+    session.save()
+
+
+def test_an_idle_session_ends(client: Client, settings: object) -> None:
+    _sign_in(client, UserFactory().email, TEST_PASSWORD)
+    _age_session(client, started_ago=4000, seen_ago=3700)  # idle limit: 3600 s
+    response = client.get("/dashboard/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+    assert "_auth_user_id" not in client.session
+    assert AuditEvent.objects.filter(action=AuditAction.SESSION_EXPIRED).exists()
+
+
+def test_a_session_ends_after_its_absolute_lifetime(client: Client) -> None:
+    _sign_in(client, UserFactory().email, TEST_PASSWORD)
+    _age_session(client, started_ago=86_500, seen_ago=10)  # absolute limit: 24 h
+    assert client.get("/dashboard/").status_code == 302
+    assert "_auth_user_id" not in client.session
+
+
+def test_an_active_session_carries_on(client: Client) -> None:
+    _sign_in(client, UserFactory().email, TEST_PASSWORD)
+    _age_session(client, started_ago=7200, seen_ago=120)
+    assert client.get("/dashboard/").status_code == 200
+
+
+def test_the_limits_are_settings(client: Client, settings: object) -> None:
+    settings.PORTAL_SESSION_IDLE_TIMEOUT = 60  # type: ignore[attr-defined]
+    _sign_in(client, UserFactory().email, TEST_PASSWORD)
+    _age_session(client, started_ago=120, seen_ago=90)
+    assert client.get("/dashboard/").status_code == 302
+
+
+def _give_totp(user: object) -> None:
+    Authenticator.objects.create(user=user, type=Authenticator.Type.TOTP, data={"secret": "x"})
+
+
+def test_staff_without_mfa_are_sent_to_set_it_up(client: Client) -> None:
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(staff)
+    response = client.get("/backoffice/")
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/2fa/"
+    _give_totp(staff)
+    assert client.get("/backoffice/").status_code == 200
+
+
+def test_the_back_office_signs_in_through_the_portal(client: Client) -> None:
+    response = client.get("/backoffice/login/?next=/backoffice/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_customers_who_require_mfa_send_members_to_set_it_up(client: Client) -> None:
+    customer = make_customer()
+    member = make_member(customer, Role.MEMBER)
+    client.force_login(member)
+    assert client.get("/dashboard/").status_code == 200
+    customer.require_mfa = True
+    customer.save()
+    response = client.get("/dashboard/")
+    assert response.status_code == 302 and response["Location"] == "/accounts/2fa/"
+    # The set-up pages themselves stay reachable.
+    assert client.get("/accounts/2fa/").status_code == 200
+    _give_totp(member)
+    assert client.get("/dashboard/").status_code == 200
+
+
+def test_the_portal_wide_setting_requires_mfa_for_customer_users(
+    client: Client, settings: object
+) -> None:
+    settings.PORTAL_REQUIRE_MFA = True  # type: ignore[attr-defined]
+    member = make_member(make_customer(), Role.MEMBER)
+    client.force_login(member)
+    assert client.get("/dashboard/")["Location"] == "/accounts/2fa/"
