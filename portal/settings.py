@@ -247,6 +247,8 @@ ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_PASSKEY_LOGIN_ENABLED = True
 MFA_TOTP_ISSUER = env_str("PORTAL_NAME", "Customer Portal")
+# Accept the code of the neighbouring 30-second step too: phones drift.
+MFA_TOTP_TOLERANCE = 1
 # WebAuthn insists on HTTPS except for localhost; development serves plain HTTP.
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not PRODUCTION
 USERSESSIONS_TRACK_ACTIVITY = True

@@ -116,3 +116,22 @@ def test_an_unknown_portal_env_is_refused(tmp_path: Path) -> None:
     result = _run(["manage.py", "check"], {"PORTAL_ENV": "prod"}, tmp_path)
     assert result.returncode != 0
     assert "PORTAL_ENV must be 'development' or 'production'" in result.stderr
+
+
+def test_production_has_no_development_outbox(tmp_path: Path) -> None:
+    script = (
+        "import django; django.setup(); from django.urls import resolve, Resolver404\n"
+        "try:\n    resolve('/dev/outbox/'); print('mounted')\n"
+        "except Resolver404:\n    print('absent')"
+    )
+    assert _run(["-c", script], _production(), tmp_path).stdout.strip() == "absent"
+    assert _run(["-c", script], {}, tmp_path).stdout.strip() == "mounted"
+
+
+def test_passwords_are_hashed_with_argon2(tmp_path: Path) -> None:
+    script = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.PASSWORD_HASHERS[0])"
+    )
+    result = _run(["-c", script], _production(), tmp_path)
+    assert result.stdout.strip() == "django.contrib.auth.hashers.Argon2PasswordHasher"

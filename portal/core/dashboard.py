@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 
@@ -19,22 +20,22 @@ class Card:
     link_text: str = ""
 
 
-CardProvider = Callable[[Any], Card | None]
+CardProvider = Callable[[HttpRequest], Card | None]
 _providers: list[CardProvider] = []
 
 
 def register_card(provider: CardProvider) -> CardProvider:
-    """Decorator for a function ``(user) -> Card | None`` shown on the dashboard."""
+    """Decorator for a function ``(request) -> Card | None`` shown on the dashboard."""
     _providers.append(provider)
     return provider
 
 
-def dashboard_cards(user: Any) -> list[Card]:
-    cards = [card for provider in _providers if (card := provider(user)) is not None]
-    return cards or [_welcome_card(user)]
+def dashboard_cards(request: HttpRequest) -> list[Card]:
+    cards = [card for provider in _providers if (card := provider(request)) is not None]
+    return cards or [_welcome_card()]
 
 
-def _welcome_card(user: Any) -> Card:
+def _welcome_card() -> Card:
     return Card(
         title=str(_("Welcome")),
         body=str(

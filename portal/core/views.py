@@ -45,4 +45,4 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_safe
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/dashboard.html", {"cards": dashboard_cards(request.user)})
+    return render(request, "core/dashboard.html", {"cards": dashboard_cards(request)})

@@ -88,7 +88,13 @@ def invitation_create(
         customer=customer,
         data={"email": email, "role": role},
     )
-    accept_url = settings.PORTAL_BASE_URL + reverse("customers:invitation_accept", args=[token])
+    accept_path = reverse("customers:invitation_accept", args=[token])
+    # The host the admin is using (checked against ALLOWED_HOSTS), else the configured one.
+    accept_url = (
+        request.build_absolute_uri(accept_path)
+        if request is not None
+        else settings.PORTAL_BASE_URL + accept_path
+    )
     context = {
         "invitation": invitation,
         "accept_url": accept_url,

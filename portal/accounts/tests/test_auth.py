@@ -217,3 +217,18 @@ def test_the_portal_wide_setting_requires_mfa_for_customer_users(
     member = make_member(make_customer(), Role.MEMBER)
     client.force_login(member)
     assert client.get("/dashboard/")["Location"] == "/accounts/2fa/"
+
+
+def test_sign_out_everywhere_else(client: Client) -> None:
+    user = UserFactory(email="many@example.com")
+    laptop, phone = Client(), Client(HTTP_USER_AGENT="Phone browser")
+    for device in (laptop, phone):
+        _sign_in(device, "many@example.com", TEST_PASSWORD)
+        assert device.get("/dashboard/").status_code == 200
+    page = laptop.get("/accounts/sessions/").content.decode()
+    assert "Phone browser" in page
+    laptop.post("/accounts/sessions/")
+    assert laptop.get("/dashboard/").status_code == 200  # this session stays
+    assert phone.get("/dashboard/").status_code == 302  # the other one is gone
+    event = AuditEvent.objects.get(action=AuditAction.SESSIONS_REVOKED)
+    assert event.subject_user == user and event.data == {"count": 1}

@@ -132,7 +132,7 @@ def test_server_error_page_shows_no_traceback(
 ) -> None:
     from portal.core import views
 
-    def explode(user: object) -> list[object]:
+    def explode(request: object) -> list[object]:
         raise RuntimeError("secret internal detail")
 
     monkeypatch.setattr(views, "dashboard_cards", explode)
