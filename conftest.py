@@ -29,6 +29,12 @@ def _fast_password_hashing(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _immediate_tasks(settings: Any) -> None:
+    """Background tasks run at once, in the process that queues them (after commit)."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+
+
+@pytest.fixture(autouse=True)
 def _isolated_cache(settings: Any) -> Iterator[None]:
     """A fresh in-memory cache per test: rate limits must not leak between tests."""
     from django.core.cache import cache

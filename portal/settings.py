@@ -132,6 +132,9 @@ INSTALLED_APPS = [
     "portal.core",
     "portal.accounts",
     "portal.customers",
+    "portal.live",
+    "django_tasks",
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -170,6 +173,7 @@ TEMPLATES = [
                 "csp.context_processors.nonce",
                 "portal.core.context_processors.portal",
                 "portal.customers.context_processors.active_customer",
+                "portal.live.context_processors.live",
             ],
         },
     },
@@ -361,6 +365,42 @@ else:
             "LOCATION": str(DATA_DIR / "cache"),
         }
     }
+
+
+# --- Background tasks and live updates -------------------------------------------
+
+# Tasks (e-mail, scans, webhooks) wait in the database; `manage.py db_worker` runs
+# them (`make run` starts one beside the server). PORTAL_TASKS_IMMEDIATE=1 runs
+# them at once in the calling process instead (tests).
+TASKS = {
+    "default": {
+        "BACKEND": (
+            "django_tasks.backends.immediate.ImmediateBackend"
+            if env_bool("PORTAL_TASKS_IMMEDIATE", False)
+            else "django_tasks_db.DatabaseBackend"
+        )
+    }
+}
+
+# How server processes wake each other when something changed: "database"
+# (no extra server; each process looks at the event table on a short tick),
+# "postgres" (LISTEN/NOTIFY) or "redis" (pub/sub, needs REDIS_URL).
+PORTAL_LIVE_BUS = env_str("PORTAL_LIVE_BUS", "database")
+if PORTAL_LIVE_BUS not in {"database", "postgres", "redis"}:
+    raise ImproperlyConfigured(
+        f"PORTAL_LIVE_BUS must be 'database', 'postgres' or 'redis', not {PORTAL_LIVE_BUS!r}."
+    )
+if PORTAL_LIVE_BUS == "postgres" and _db["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("PORTAL_LIVE_BUS=postgres needs a PostgreSQL DATABASE_URL.")
+PORTAL_LIVE_POLL_INTERVAL = float(env_str("PORTAL_LIVE_POLL_INTERVAL", "0.25"))
+# A comment line this often keeps proxies from closing a quiet stream.
+PORTAL_LIVE_HEARTBEAT = float(env_str("PORTAL_LIVE_HEARTBEAT", "20"))
+# A stream ends after this long and the browser reconnects (with Last-Event-ID),
+# so its session and memberships are checked again.
+PORTAL_LIVE_MAX_STREAM_SECONDS = env_int("PORTAL_LIVE_MAX_STREAM_SECONDS", 900)
+PORTAL_LIVE_MAX_STREAMS_PER_USER = env_int("PORTAL_LIVE_MAX_STREAMS_PER_USER", 20)
+# A browser that missed more than this many events reloads its page instead.
+PORTAL_LIVE_REPLAY_LIMIT = env_int("PORTAL_LIVE_REPLAY_LIMIT", 500)
 
 
 # --- Internationalisation ------------------------------------------------------

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+import asyncio
+
+from django.conf import settings
+
+from portal.live.bus import EventBus, Wake
+
+
+class DatabaseBus(EventBus):
+    """No extra server: every process looks at the event table on a short tick."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.poll_interval = settings.PORTAL_LIVE_POLL_INTERVAL
+
+    def publish_remote(self, event_id: int) -> None:
+        # The other processes find the row on their next tick.
+        pass
+
+    async def listen(self, wake: Wake) -> None:
+        await asyncio.Event().wait()  # nothing to listen to

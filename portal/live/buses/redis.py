@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import asyncio
+import logging
+from functools import cached_property
+
+import redis
+import redis.asyncio
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from portal.live.bus import EventBus, Wake
+
+logger = logging.getLogger(__name__)
+CHANNEL = "portal:live"
+
+
+class RedisBus(EventBus):
+    """Redis pub/sub: one subscription per process."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        if not settings.REDIS_URL:
+            raise ImproperlyConfigured("PORTAL_LIVE_BUS=redis needs REDIS_URL.")
+        self.url = settings.REDIS_URL
+
+    @cached_property
+    def _client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.url, socket_timeout=5)
+
+    def publish_remote(self, event_id: int) -> None:
+        try:
+            self._client.publish(CHANNEL, str(event_id))
+        except redis.RedisError:
+            # The event is committed; the others find it on their next look.
+            logger.warning("live bus: Redis publish failed", exc_info=True)
+
+    async def listen(self, wake: Wake) -> None:
+        delay = 0.5
+        while True:
+            client = redis.asyncio.Redis.from_url(self.url)
+            try:
+                async with client.pubsub() as pubsub:
+                    await pubsub.subscribe(CHANNEL)
+                    delay = 0.5
+                    wake()
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            wake()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("live bus: Redis subscription lost; retrying", exc_info=True)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)
+            finally:
+                await client.aclose()
