@@ -1,6 +1,8 @@
 """``/live/events``: the Server-Sent Events stream, a lean ASGI handler beside Django.
 
-The browser authenticates once, at connect, with its Django session cookie.
+The browser authenticates once, at connect, with its Django session cookie; a
+script does with a personal access token (``Authorization: Bearer``, read
+access is enough), and then sees what the token's customer membership may see.
 With ``Last-Event-ID`` (sent by the browser when it reconnects) or
 ``?last_event_id=`` (the id the page was rendered at) it first gets what it
 missed from the event table, then what the hub hands it, then a heartbeat
@@ -23,6 +25,7 @@ from django.contrib import auth
 from django.http import HttpRequest
 from django.http.cookie import parse_cookie
 
+from portal.customers.roles import Role
 from portal.router import Receive, Scope, Send
 
 from .audience import Viewer
@@ -46,9 +49,10 @@ async def live_app(scope: Scope, receive: Receive, send: Send) -> None:
         await _plain(send, 400, "Last-Event-ID must be a whole number.")
         return
     hub = await get_hub()
-    viewer: Viewer | None = await hub.read(authenticate, headers.get("cookie", ""))
+    client = scope.get("client")
+    viewer: Viewer | None = await hub.read(authenticate, headers, client[0] if client else None)
     if viewer is None:
-        await _plain(send, 401, "Sign in to receive live updates.")
+        await _plain(send, 401, "Sign in, or send a valid token, to receive live updates.")
         return
     if hub.streams_of(viewer.user_id) >= settings.PORTAL_LIVE_MAX_STREAMS_PER_USER:
         await _plain(send, 429, "Too many open live streams.", [(b"retry-after", b"30")])
@@ -155,7 +159,46 @@ def _last_event_id(headers: dict[str, str], query_string: bytes) -> int | None:
     return value
 
 
-def authenticate(cookie_header: str) -> Viewer | None:
+def authenticate(headers: dict[str, str], client_address: str | None = None) -> Viewer | None:
+    """The viewer behind an ``Authorization: Bearer`` token or else the session cookie."""
+    authorization = headers.get("authorization")
+    if authorization is not None:
+        return _authenticate_token(authorization, client_address, headers.get("user-agent", ""))
+    return _authenticate_session(headers.get("cookie", ""))
+
+
+def _authenticate_token(
+    authorization: str, client_address: str | None, user_agent: str
+) -> Viewer | None:
+    """A personal access token acts as its membership: that customer's events and the
+    owner's personal ones, never staff events. Its use is recorded as for the API."""
+    from portal.accounts.middleware import mfa_required_for
+    from portal.tokens.selectors import TokenRejected, token_authenticate
+    from portal.tokens.services import token_refused, token_used
+
+    scheme, _, secret = authorization.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    request = HttpRequest()
+    request.META.update(REMOTE_ADDR=client_address or "", HTTP_USER_AGENT=user_agent)
+    try:
+        token, membership = token_authenticate(secret=secret.strip())
+    except TokenRejected as rejected:
+        if rejected.token is not None:
+            token_refused(token=rejected.token, reason=rejected.reason, request=request)
+        return None
+    request.user = token.user
+    token_used(token=token, request=request)
+    if mfa_required_for(request):
+        from allauth.mfa.utils import is_mfa_enabled
+
+        if not is_mfa_enabled(token.user):
+            return None
+    grants = {membership.customer_id: frozenset(p.value for p in Role(membership.role).permissions)}
+    return Viewer(user_id=token.user_id, is_staff=False, grants=grants)
+
+
+def _authenticate_session(cookie_header: str) -> Viewer | None:
     """The viewer behind a Django session cookie, with the same checks as a page."""
     from portal.accounts.middleware import mfa_required_for, session_expired
 
