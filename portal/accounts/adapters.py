@@ -4,7 +4,9 @@ from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.usersessions.adapter import DefaultUserSessionsAdapter
+from django.conf import settings
 from django.http import HttpRequest
+from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from portal.core.audit import audit_record
@@ -21,6 +23,14 @@ class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
         return url_has_allowed_host_and_scheme(
             url, allowed_hosts=allowed, require_https=request is not None and request.is_secure()
         )
+
+    def save_user(self, request: HttpRequest, user: Any, form: Any, commit: bool = True) -> Any:
+        # Someone who signs up on a German page keeps German once signed in: the
+        # profile's language (which wins over the browser's) starts as the page's.
+        language = translation.get_language()
+        if language in dict(settings.LANGUAGES):
+            user.preferred_language = language
+        return super().save_user(request, user, form, commit)
 
 
 class UserSessionsAdapter(DefaultUserSessionsAdapter):  # type: ignore[misc]
