@@ -117,25 +117,27 @@ def test_a_german_browser_gets_the_sign_in_page_in_german(client: Client) -> Non
 
 
 @pytest.mark.django_db
-def test_a_german_speaker_signs_in_and_sees_the_dashboard_in_german(client: Client) -> None:
+def test_a_german_speaker_switches_signs_in_and_sees_the_dashboard_in_german(
+    client: Client,
+) -> None:
     UserFactory(email="erika@example.de", first_name="Erika", last_name="Muster")
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "de"
+    # The language switch on the sign-in page, before signing in...
+    client.post("/i18n/setlang/", {"language": "de", "next": "/accounts/login/"})
+    assert "Passwort vergessen?" in client.get("/accounts/login/").content.decode()
     response = client.post(
         "/accounts/login/", {"login": "erika@example.de", "password": TEST_PASSWORD}
     )
     assert response.status_code == 302
-    # The profile language (English by default) wins over the browser's, so the
-    # person switches once with the language form and keeps German afterwards.
-    client.post("/i18n/setlang/", {"language": "de", "next": "/dashboard/"})
+    # ...is kept after it, although the profile said English until then.
     page = client.get("/dashboard/").content.decode()
     assert '<html lang="de">' in page
     for text in ["Hallo, Erika Muster", "Übersicht", "Abmelden", "Das ist Ihr Portal."]:
         assert text in page, text
     assert "Sign out" not in page
 
-    fresh = Client()  # another browser, no language cookie, English by default
-    fresh.post("/accounts/login/", {"login": "erika@example.de", "password": TEST_PASSWORD})
-    assert "Hallo, Erika Muster" in fresh.get("/dashboard/").content.decode()
+    other_browser = Client()  # no language cookie: the profile decides
+    other_browser.post("/accounts/login/", {"login": "erika@example.de", "password": TEST_PASSWORD})
+    assert "Hallo, Erika Muster" in other_browser.get("/dashboard/").content.decode()
 
 
 @pytest.mark.django_db

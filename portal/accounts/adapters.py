@@ -32,6 +32,16 @@ class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
             user.preferred_language = language
         return super().save_user(request, user, form, commit)
 
+    def login(self, request: HttpRequest, user: Any) -> None:
+        super().login(request, user)
+        # A language picked with the switch just before signing in is the person's
+        # latest choice: keep it in the profile rather than fall back to the old one.
+        from .services import profile_update
+
+        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
+        if chosen in dict(settings.LANGUAGES) and chosen != user.preferred_language:
+            profile_update(user=user, data={"preferred_language": chosen}, request=request)
+
 
 class UserSessionsAdapter(DefaultUserSessionsAdapter):  # type: ignore[misc]
     def end_sessions(self, sessions: Any) -> None:
