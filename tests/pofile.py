@@ -30,6 +30,8 @@ class PoEntry:
     # One string, or one per plural form.
     msgstr: list[str] = field(default_factory=list)
     flags: set[str] = field(default_factory=set)
+    # Where the sources use it ("#: path:line" comments).
+    references: list[str] = field(default_factory=list)
     line: int = 0
 
     @property
@@ -89,6 +91,8 @@ def read_po(path: Path) -> list[PoEntry]:
                 finish()  # comments open the next entry
             if line.startswith("#,"):
                 entry.flags.update(flag.strip() for flag in line[2:].split(",") if flag.strip())
+            elif line.startswith("#:"):
+                entry.references.extend(line[2:].split())
             continue
         keyword = _KEYWORD.match(line)
         if keyword:

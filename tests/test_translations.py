@@ -1,7 +1,10 @@
-"""German ships: a complete catalogue, compiled and committed, that covers the sources.
+"""German ships: complete catalogues, compiled and committed, that cover the sources
+and speak to people formally ("Sie"), on the portal's pages and on allauth's.
 
 After changing a user-facing string run ``make messages``, translate what it
 added to portal/locale/de/LC_MESSAGES/django.po, and run it again.
+portal/locale_allauth/ holds hand-written formal replacements for allauth's
+German, which mixes "du" and "Sie".
 """
 
 from __future__ import annotations
@@ -11,57 +14,66 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import allauth
 import pytest
 from django.core.management import call_command
 from django.test import Client
+from django.utils import translation
 
 from portal.core.tests.factories import TEST_PASSWORD, UserFactory
 from tests.components import require
 from tests.pofile import PoEntry, read_mo, read_po
 
 ROOT = Path(__file__).resolve().parents[1]
-LOCALE = ROOT / "portal" / "locale"
-LANGUAGES = ["de"]
+PORTAL_PO = ROOT / "portal" / "locale" / "de" / "LC_MESSAGES" / "django.po"
+ALLAUTH_OVERRIDES_PO = ROOT / "portal" / "locale_allauth" / "de" / "LC_MESSAGES" / "django.po"
+ALLAUTH_PO = Path(allauth.__file__).parent / "locale" / "de" / "LC_MESSAGES" / "django.po"
+CATALOGUES = pytest.mark.parametrize(
+    "po", [PORTAL_PO, ALLAUTH_OVERRIDES_PO], ids=["portal", "allauth-overrides"]
+)
 FIX = "run `make messages`, translate what is new in the .po, and run `make messages` again"
-PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|\{\w*\}")
+PLACEHOLDER = re.compile(r"%(?:\(\w+\))?[sd]|\{\w*\}")
 TAG = re.compile(r"</?\w+[^>]*>")
-
-
-def _po(language: str) -> Path:
-    return LOCALE / language / "LC_MESSAGES" / "django.po"
+# The familiar "du": its pronouns and the verb forms and imperatives that go with it.
+INFORMAL = re.compile(
+    r"\b(du|dich|dir|dein\w*|hast|bist|kannst|musst|möchtest|erhältst|sendest|"
+    r"gib|klick|klicke|erstelle|bestätige|melde|lass|überprüfe|kontaktiere|versuche|wähle)\b",
+    re.IGNORECASE,
+)
+# allauth's apps the portal does not install; their strings never show.
+ALLAUTH_UNUSED = re.compile(r"socialaccount|/idp/|headless|oidc")
 
 
 def _described(entry: PoEntry) -> str:
     return f"line {entry.line}: {entry.msgid[:60]!r}"
 
 
-@pytest.mark.parametrize("language", LANGUAGES)
-def test_every_entry_is_translated_and_none_is_fuzzy(language: str) -> None:
-    entries = read_po(_po(language))
+@CATALOGUES
+def test_every_entry_is_translated_and_none_is_fuzzy(po: Path) -> None:
+    entries = read_po(po)
     header, messages = entries[0], entries[1:]
     assert header.is_header and not header.is_fuzzy, "the .po header must not be fuzzy"
-    assert f"Language: {language}\n" in header.msgstr[0]
+    assert "Language: de\n" in header.msgstr[0]
     assert messages, "the catalogue is empty"
     untranslated = [_described(e) for e in messages if not e.is_translated]
     fuzzy = [_described(e) for e in messages if e.is_fuzzy]
-    assert not untranslated, f"untranslated entries in {language}: {untranslated}"
-    assert not fuzzy, f"fuzzy entries in {language} (check them, then drop the flag): {fuzzy}"
+    assert not untranslated, f"untranslated entries in {po}: {untranslated}"
+    assert not fuzzy, f"fuzzy entries in {po} (check them, then drop the flag): {fuzzy}"
 
 
-@pytest.mark.parametrize("language", LANGUAGES)
-def test_translations_keep_placeholders_and_markup(language: str) -> None:
+@CATALOGUES
+def test_translations_keep_placeholders_and_markup(po: Path) -> None:
     broken = []
-    for entry in read_po(_po(language))[1:]:
-        for translation in entry.msgstr:
+    for entry in read_po(po)[1:]:
+        for translation_ in entry.msgstr:
             for pattern in (PLACEHOLDER, TAG):
-                if sorted(pattern.findall(entry.msgid)) != sorted(pattern.findall(translation)):
+                if sorted(pattern.findall(entry.msgid)) != sorted(pattern.findall(translation_)):
                     broken.append(_described(entry))
     assert not broken, f"placeholders or tags differ from the original: {broken}"
 
 
-@pytest.mark.parametrize("language", LANGUAGES)
-def test_the_committed_mo_is_compiled_from_the_po(language: str) -> None:
-    po = _po(language)
+@CATALOGUES
+def test_the_committed_mo_is_compiled_from_the_po(po: Path) -> None:
     mo = po.with_suffix(".mo")
     assert mo.exists(), f"{mo.relative_to(ROOT)} is missing: {FIX}"
     compiled = read_mo(mo)
@@ -72,31 +84,62 @@ def test_the_committed_mo_is_compiled_from_the_po(language: str) -> None:
     assert not extra, f"{mo.name} holds entries the .po no longer has: {sorted(extra)[:5]}: {FIX}"
 
 
-@pytest.mark.parametrize("language", LANGUAGES)
 def test_the_catalogue_covers_every_marked_string(
-    language: str, tmp_path: Path, settings: Any, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What `make messages` would collect now is exactly what the committed .po holds."""
     require("gettext")
     shutil.copytree(
         ROOT / "portal",
         tmp_path / "portal",
-        ignore=shutil.ignore_patterns("__pycache__", "locale"),
+        ignore=shutil.ignore_patterns("__pycache__", "locale", "locale_allauth"),
     )
     locale = tmp_path / "portal" / "locale"
     locale.mkdir()
     # makemessages writes into the first locale path: never into the real one here.
     settings.LOCALE_PATHS = [locale]
     monkeypatch.chdir(tmp_path)
-    call_command("makemessages", locale=[language], no_obsolete=True, verbosity=0)
+    call_command("makemessages", locale=["de"], no_obsolete=True, verbosity=0)
 
-    fresh = {e.key for e in read_po(locale / language / "LC_MESSAGES" / "django.po")[1:]}
-    committed = {e.key for e in read_po(_po(language))[1:]}
-    assert not fresh - committed, (
-        f"strings missing from the catalogue: {sorted(fresh - committed)}: {FIX}"
-    )
-    assert not committed - fresh, (
-        f"strings no longer in the sources: {sorted(committed - fresh)}: {FIX}"
+    fresh = {e.key for e in read_po(locale / "de" / "LC_MESSAGES" / "django.po")[1:]}
+    committed = {e.key for e in read_po(PORTAL_PO)[1:]}
+    missing, gone = sorted(fresh - committed), sorted(committed - fresh)
+    assert not missing, f"strings missing from the catalogue: {missing}: {FIX}"
+    assert not gone, f"strings no longer in the sources: {gone}: {FIX}"
+
+
+def test_every_allauth_override_replaces_a_string_allauth_has() -> None:
+    """After an allauth upgrade that rewords a string, its override here would be dead."""
+    allauth_ids = {e.key for e in read_po(ALLAUTH_PO)[1:]}
+    dead = [_described(e) for e in read_po(ALLAUTH_OVERRIDES_PO)[1:] if e.key not in allauth_ids]
+    assert not dead, f"no longer in allauth's catalogue, update or drop: {dead}"
+
+
+def _shown_in_german(entry: PoEntry) -> list[str]:
+    """What Django really renders for ``entry`` in German, whichever catalogue wins."""
+    with translation.override("de"):
+        if entry.msgid_plural is not None:
+            return [translation.ngettext(entry.msgid, entry.msgid_plural, n) for n in (1, 2)]
+        if entry.msgctxt is not None:
+            return [translation.pgettext(entry.msgctxt, entry.msgid)]
+        return [translation.gettext(entry.msgid)]
+
+
+def test_german_pages_say_sie_never_du() -> None:
+    shown = read_po(PORTAL_PO)[1:] + [
+        e
+        for e in read_po(ALLAUTH_PO)[1:]
+        if any(not ALLAUTH_UNUSED.search(ref) for ref in e.references)
+    ]
+    informal = [
+        f"{e.msgid[:50]!r} -> {text[:60]!r}"
+        for e in shown
+        for text in _shown_in_german(e)
+        if INFORMAL.search(text)
+    ]
+    assert not informal, (
+        "informal German; add a formal translation to "
+        f"{ALLAUTH_OVERRIDES_PO.relative_to(ROOT)} (allauth's) or the portal's .po: {informal}"
     )
 
 
@@ -111,7 +154,7 @@ def test_a_german_browser_gets_the_sign_in_page_in_german(client: Client) -> Non
     for text in ["Zum Inhalt springen", "Konto erstellen", "Sprache"]:
         assert text in page, text
     # ...and allauth's, from its own German catalogue.
-    for text in ["Anmeldung", "Passwort vergessen?", "Mit einem Passkey anmelden"]:
+    for text in ["Anmelden", "Passwort vergessen?", "Mit einem Passkey anmelden"]:
         assert text in page, text
     assert "Forgot your password?" not in page
 

@@ -40,14 +40,14 @@ def test_a_german_speaker_uses_the_portal_on_a_phone(visit_factory: Any) -> None
     nav.get_by_role("link", name="Anmelden").click()
     page.wait_for_url("**/accounts/login/")
     # allauth's own page, in allauth's German.
-    assert page.get_by_role("heading", level=1).inner_text() == "Anmeldung"
+    assert page.get_by_role("heading", level=1).inner_text() == "Anmelden"
     assert page.get_by_role("button", name="Mit einem Passkey anmelden").is_visible()
     visit.audit("de-sign-in")
     visit.assert_fits_viewport()
 
     page.get_by_label("E-Mail").fill("erika@acme.example")
     page.get_by_label("Passwort").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Anmeldung", exact=True).click()
+    page.get_by_role("button", name="Anmelden", exact=True).click()
     page.wait_for_url("**/dashboard/")
     assert page.get_by_role("heading", level=1).inner_text() == "Hallo, Erika Muster"
     assert page.get_by_role("link", name="Mitglieder verwalten").is_visible()
