@@ -55,7 +55,7 @@ test: lint typecheck pytest
 LOCALES := de
 messages: $(VENV)/.installed-base
 	$(MANAGE) makemessages $(addprefix -l ,$(LOCALES)) --no-obsolete --add-location=file \
-		--ignore=.venv --ignore=var --ignore=build --ignore=dist
+		--ignore=.venv --ignore=var --ignore=build --ignore=dist --ignore=tests
 	$(MANAGE) compilemessages $(addprefix -l ,$(LOCALES)) --ignore=.venv --ignore=var
 
 clean:
