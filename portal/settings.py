@@ -413,7 +413,11 @@ PORTAL_LIVE_REPLAY_LIMIT = env_int("PORTAL_LIVE_REPLAY_LIMIT", 500)
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("de", "Deutsch")]
-LOCALE_PATHS = [BASE_DIR / "portal" / "locale"]
+LOCALE_PATHS = [
+    BASE_DIR / "portal" / "locale",  # the portal's own strings (make messages)
+    # Formal German for allauth's pages, replacing its "du" forms (written by hand).
+    BASE_DIR / "portal" / "locale_allauth",
+]
 TIME_ZONE = env_str("PORTAL_TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
