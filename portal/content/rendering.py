@@ -204,6 +204,20 @@ class _Renderer(RendererHTML):
         # Only the portal's own images: the CSP would block any other anyway.
         return escapeHtml(self.renderInlineAsText(token.children or [], options, env))
 
+    def table_open(
+        self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+    ) -> str:
+        # A wide table scrolls on its own; keyboard users can focus it to scroll.
+        return (
+            '<div class="table-scroll" tabindex="0" role="region" aria-label="Table">'
+            + self.renderToken(tokens, idx, options, env)
+        )
+
+    def table_close(
+        self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+    ) -> str:
+        return self.renderToken(tokens, idx, options, env) + "</div>\n"
+
     def html_block(
         self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
     ) -> str:
@@ -232,7 +246,7 @@ _md = _Markdown("commonmark", {"html": True}, renderer_cls=_Renderer).enable(
 
 _HEADINGS = {"h2", "h3", "h4", "h5", "h6"}
 _cleaner = nh3.Cleaner(
-    tags={"p", "br", "hr", "strong", "em", "del", "s", "code", "pre", "blockquote"}
+    tags={"p", "br", "hr", "strong", "em", "del", "s", "code", "pre", "blockquote", "div"}
     | {"ul", "ol", "li", "a", "span", "img", "table", "thead", "tbody", "tr", "th", "td"}
     | _HEADINGS,
     attributes={
@@ -241,12 +255,14 @@ _cleaner = nh3.Cleaner(
         "img": {"src", "alt", "title"},
         "ol": {"start"},
     }
+    | {"div": {"tabindex", "role", "aria-label"}}
     | {heading: {"id"} for heading in _HEADINGS},
     allowed_classes={
         "a": {"external"},
         "span": {"external-mark", "visually-hidden", "link-unpublished", "unpublished-mark"},
         "th": {"align-left", "align-center", "align-right"},
         "td": {"align-left", "align-center", "align-right"},
+        "div": {"table-scroll"},
     },
     url_schemes=set(ALLOWED_SCHEMES),
     link_rel=None,  # we set rel="noopener noreferrer" on external links ourselves

@@ -28,6 +28,7 @@ MAX_TERM_LENGTH = 50
 # A last word this long or longer also matches as a prefix ("invoi" finds "invoices").
 PREFIX_MIN_LENGTH = 2
 _WORD = re.compile(r"\w+")
+_BLOCK_BREAK = re.compile(r"\s*\n\s*")
 _MARKED = re.compile(f"{MARK_START}(.*?){MARK_END}", re.DOTALL)
 
 
@@ -56,6 +57,8 @@ def search_terms(query: str) -> list[str]:
 
 def highlight(marked: str) -> SafeString:
     """Escape a snippet, then turn its match marks into ``<mark>`` elements."""
+    # Blocks (headings, paragraphs, list items) are lines in the indexed text.
+    marked = _BLOCK_BREAK.sub(" · ", marked.strip())
     escaped = _MARKED.sub(r"<mark>\1</mark>", str(escape(marked)))
     escaped = escaped.replace(MARK_START, "").replace(MARK_END, "")
     # Safe: the text was HTML-escaped above; the only markup is our own <mark>.
