@@ -134,7 +134,7 @@ class ContentReference(models.Model):
     position = models.PositiveIntegerField(default=0)
 
     class Meta:
-        ordering = ("source", "kind", "position")
+        ordering = ("source_id", "kind", "position")
 
     def __str__(self) -> str:
         return f"{self.source.doc_id} → {self.target_id} ({self.kind})"
@@ -142,6 +142,8 @@ class ContentReference(models.Model):
 
 class ContentIndexState(models.Model):
     """One row: which state of the files the index holds, and what was wrong with them."""
+
+    SINGLETON_PK = 1
 
     fingerprint = models.CharField(max_length=64, blank=True)
     directory = models.CharField(max_length=500, blank=True)

@@ -9,7 +9,6 @@ it is never linked, listed, suggested or found by search for them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
@@ -27,7 +26,6 @@ from .models import (
     visible_q,
 )
 from .search import SearchHit, backend, search_terms
-from .services import STATE_PK
 
 Reader = AbstractBaseUser | AnonymousUser
 
@@ -117,7 +115,7 @@ def content_problems(*, user: Reader) -> list[Problem]:
     """What the last sync found wrong with the files; staff only."""
     if audience_of(user) != Audience.STAFF:
         return []
-    state = ContentIndexState.objects.filter(pk=STATE_PK).first()
+    state = ContentIndexState.objects.filter(pk=ContentIndexState.SINGLETON_PK).first()
     if state is None:
         return []
     return [
@@ -129,10 +127,3 @@ def content_problems(*, user: Reader) -> list[Problem]:
         )
         for item in state.problems
     ]
-
-
-def pages_overdue_for_review(*, user: Reader, today: date) -> QuerySet[ContentPage]:
-    """Pages past their next review date; staff only (an empty list for anyone else)."""
-    if audience_of(user) != Audience.STAFF:
-        return ContentPage.objects.none()
-    return ContentPage.objects.filter(next_review__lt=today).order_by("next_review")

@@ -35,7 +35,7 @@ from .search import backend
 
 logger = logging.getLogger(__name__)
 
-STATE_PK = 1
+STATE_PK = ContentIndexState.SINGLETON_PK
 
 
 @dataclass(frozen=True)
@@ -109,10 +109,10 @@ def content_refresh_if_changed(*, directory: Path | None = None) -> bool:
             return False
         _next_check = now + settings.PORTAL_CONTENT_CHECK_INTERVAL
     directory = directory or settings.PORTAL_CONTENT_DIR
-    stored = ContentIndexState.objects.filter(pk=STATE_PK).values_list("fingerprint", flat=True)
-    if stored.first() == fingerprint(directory):
-        return False
     try:
+        stored = ContentIndexState.objects.filter(pk=STATE_PK).values_list("fingerprint", flat=True)
+        if stored.first() == fingerprint(directory):
+            return False
         return content_sync(directory=directory, force=False).changed
     except Exception:
         logger.exception("content sync failed; serving the pages indexed before")

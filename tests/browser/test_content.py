@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from portal.content import services
+from portal.content.tests.factories import copy_seed, page_text, write_page
+from portal.core.tests.factories import TEST_PASSWORD, UserFactory
 
 from .conftest import DESKTOP, PHONE
 
@@ -85,3 +88,33 @@ def test_visitor_reads_help_follows_links_and_searches(
     visit.goto("/pages/help-submit-request/")
     visit.audit("help-submit-request")
     visit.assert_fits_viewport()
+
+
+def test_staff_see_drafts_overdue_reviews_and_broken_files(
+    visit_factory: Any, settings: Any, tmp_path: Path
+) -> None:
+    copy_seed(tmp_path)
+    write_page(tmp_path, "draft-notes", name="Draft notes", status="draft", tags=["help"])
+    write_page(tmp_path, "old-page", name="Old page", next_review="2020-01-01", tags=["help"])
+    (tmp_path / "broken.md").write_text(page_text("broken").replace("owner: Test Team\n", ""))
+    settings.PORTAL_CONTENT_DIR = tmp_path
+    UserFactory(email="sam@portal.example", is_staff=True)
+    visit = visit_factory()
+    page = visit.page
+
+    visit.goto("/accounts/login/?next=/pages/")
+    page.get_by_label("Email").fill("sam@portal.example")
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign In", exact=True).click()
+    page.wait_for_url("**/pages/")
+    visit.audit("help-index-staff")
+    problems = page.locator("#problems-heading + p + ul")
+    assert "broken.md:2" in problems.inner_text()
+    assert "owner: is required" in problems.inner_text()
+    assert page.locator(".badge-draft").inner_text() == "Draft"
+    assert page.locator(".badge-overdue").count() == 1
+
+    page.get_by_role("link", name="Old page").click()
+    page.wait_for_url("**/pages/old-page/")
+    visit.audit("help-page-staff")
+    assert page.get_by_test_id("review-overdue").is_visible()

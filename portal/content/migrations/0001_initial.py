@@ -165,7 +165,7 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={
-                "ordering": ("source", "kind", "position"),
+                "ordering": ("source_id", "kind", "position"),
             },
         ),
         migrations.RunPython(create_search_index, drop_search_index),
