@@ -169,7 +169,7 @@ class _Renderer(RendererHTML):
         decision = _decide(link, env)
         if decision is None:
             return ""
-        if decision == "unpublished":
+        if decision == _UNPUBLISHED:
             return '<span class="link-unpublished">'
         title = tokens[idx].attrGet("title")
         title_attr = f' title="{escapeHtml(str(title))}"' if title else ""
@@ -187,7 +187,7 @@ class _Renderer(RendererHTML):
         decision = _decide(link, env)
         if decision is None:
             return ""
-        if decision == "unpublished":
+        if decision == _UNPUBLISHED:
             return '<span class="unpublished-mark"> (not published)</span></span>'
         if link is not None and link.kind == LinkKind.EXTERNAL:
             return (
@@ -229,14 +229,18 @@ class _Renderer(RendererHTML):
         return escapeHtml(tokens[idx].content)
 
 
+# Not an href any link can have (those start with a scheme, "/" or "#").
+_UNPUBLISHED = "unpublished"
+
+
 def _decide(link: Link | None, env: EnvType) -> str | None:
-    """The href for a link, "unpublished", or None for no link at all."""
+    """The href for a link, _UNPUBLISHED, or None for no link at all."""
     if link is None or link.kind == LinkKind.INVALID:
         return None
     if link.kind == LinkKind.DOCUMENT:
         if link.target_id == env.get("page_id") or link.target_id in env.get("visible", ()):
             return document_url(link.target_id, link.fragment)
-        return "unpublished"
+        return _UNPUBLISHED
     return link.href
 
 
