@@ -119,11 +119,18 @@ class Stream:
 
 
 def _db_job(function: Any, *args: Any) -> Any:
-    """Run a database read on an executor thread and hand its connection back."""
+    """Run a database read on an executor thread, then hand a pooled connection back.
+
+    A PostgreSQL connection goes back to the pool for the page threads; an
+    SQLite one stays with the thread, since opening it again costs more than
+    the query.
+    """
     try:
         return function(*args)
     finally:
-        connections.close_all()
+        for connection in connections.all(initialized_only=True):
+            if connection.vendor != "sqlite":
+                connection.close()
 
 
 class Hub:
