@@ -137,6 +137,7 @@ INSTALLED_APPS = [
     "portal.apikit",
     "django_tasks",
     "django_tasks_db",
+    "portal.content",
 ]
 
 MIDDLEWARE = [
@@ -154,10 +155,14 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "allauth.usersessions.middleware.UserSessionsMiddleware",
+    "portal.accounts.middleware.SessionActivityMiddleware",
     "portal.accounts.middleware.RequireMFAMiddleware",
     "portal.core.middleware.PrivatePageCacheMiddleware",
 ]
+
+# Sessions are read from the cache (Redis in production) and written through to
+# the database, so a page view costs no session query.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
@@ -257,7 +262,9 @@ MFA_TOTP_ISSUER = env_str("PORTAL_NAME", "Customer Portal")
 MFA_TOTP_TOLERANCE = 1
 # WebAuthn insists on HTTPS except for localhost; development serves plain HTTP.
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not PRODUCTION
-USERSESSIONS_TRACK_ACTIVITY = True
+# Activity is tracked by portal.accounts.middleware.SessionActivityMiddleware,
+# which writes at most about once a minute per session instead of on every request.
+USERSESSIONS_TRACK_ACTIVITY = False
 USERSESSIONS_ADAPTER = "portal.accounts.adapters.UserSessionsAdapter"
 
 # Every customer user must enrol a second factor (OWASP ASVS 5.0 level 2).
@@ -435,7 +442,11 @@ PORTAL_API_MAX_PAGE_SIZE = env_int("PORTAL_API_MAX_PAGE_SIZE", 100)
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("de", "Deutsch")]
-LOCALE_PATHS = [BASE_DIR / "portal" / "locale"]
+LOCALE_PATHS = [
+    BASE_DIR / "portal" / "locale",  # the portal's own strings (make messages)
+    # Formal German for allauth's pages, replacing its "du" forms (written by hand).
+    BASE_DIR / "portal" / "locale_allauth",
+]
 TIME_ZONE = env_str("PORTAL_TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
@@ -461,3 +472,14 @@ LOGGING = {
 # --- The portal ----------------------------------------------------------------
 
 PORTAL_NAME = env_str("PORTAL_NAME", "Customer Portal")
+
+
+# --- Content pages (Markdown with front matter) ---------------------------------
+
+# The .md files are the source; `manage.py content sync` loads them into the
+# database index the pages and the search read from.
+PORTAL_CONTENT_DIR = Path(env_str("PORTAL_CONTENT_DIR") or BASE_DIR / "content").resolve()
+# Re-sync when the files change (compares their sizes and modification times,
+# at most once per interval per process), so edits show without a restart.
+PORTAL_CONTENT_AUTOSYNC = env_bool("PORTAL_CONTENT_AUTOSYNC", True)
+PORTAL_CONTENT_CHECK_INTERVAL = env_int("PORTAL_CONTENT_CHECK_INTERVAL", 60 if PRODUCTION else 2)

@@ -17,7 +17,9 @@ import json
 import logging
 import random
 import time
+from dataclasses import replace
 from importlib import import_module
+from typing import NamedTuple
 from urllib.parse import parse_qs
 
 from django.conf import settings
@@ -25,7 +27,6 @@ from django.contrib import auth
 from django.http import HttpRequest
 from django.http.cookie import parse_cookie
 
-from portal.customers.roles import Role
 from portal.router import Receive, Scope, Send
 
 from .audience import Viewer
@@ -42,15 +43,14 @@ async def live_app(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["method"] != "GET":
         await _plain(send, 405, "Use GET.", [(b"allow", b"GET")])
         return
-    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
     try:
-        last_id = _last_event_id(headers, scope.get("query_string", b""))
+        last_id, credentials = _request_details(scope)
     except ValueError:
         await _plain(send, 400, "Last-Event-ID must be a whole number.")
         return
     hub = await get_hub()
-    client = scope.get("client")
-    viewer: Viewer | None = await hub.read(authenticate, headers, client[0] if client else None)
+    viewer: Viewer | None = await hub.read(authenticate, credentials)
+    del credentials
     if viewer is None:
         await _plain(send, 401, "Sign in, or send a valid token, to receive live updates.")
         return
@@ -75,7 +75,7 @@ async def live_app(scope: Scope, receive: Receive, send: Send) -> None:
             }
         )
         await _body(send, b"retry: 2000\n\n")
-        sent: set[int] = set()
+        sent: set[int] | None = None
         if last_id is not None:
             limit = settings.PORTAL_LIVE_REPLAY_LIMIT
             missed: list[Event] = await hub.read(_replay, viewer, last_id, limit + 1)
@@ -85,7 +85,8 @@ async def live_app(scope: Scope, receive: Receive, send: Send) -> None:
                 return
             for event in missed:
                 await _body(send, event.frame)
-                sent.add(event.id)
+            sent = {event.id for event in missed} or None
+            del missed
         await _pump(send, stream, sent)
     except OSError:
         pass  # the client went away while we wrote
@@ -98,7 +99,7 @@ async def live_app(scope: Scope, receive: Receive, send: Send) -> None:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-async def _pump(send: Send, stream: Stream, sent: set[int]) -> None:
+async def _pump(send: Send, stream: Stream, sent: set[int] | None) -> None:
     heartbeat = settings.PORTAL_LIVE_HEARTBEAT
     lifetime = settings.PORTAL_LIVE_MAX_STREAM_SECONDS
     # Spread the reconnects of streams opened together.
@@ -107,17 +108,16 @@ async def _pump(send: Send, stream: Stream, sent: set[int]) -> None:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return
-        try:
-            event = await asyncio.wait_for(stream.queue.get(), timeout=min(heartbeat, remaining))
-        except TimeoutError:
+        if not await stream.wait(min(heartbeat, remaining)):
             await _body(send, b": heartbeat\n\n")
             continue
-        if event is None:
+        events = stream.take()
+        if sent:
+            events = [event for event in events if event.id not in sent]  # already replayed
+        if events:
+            await _body(send, b"".join(event.frame for event in events))
+        if stream.closed:
             return
-        if event.id in sent:
-            sent.discard(event.id)  # already replayed
-            continue
-        await _body(send, event.frame)
 
 
 async def _watch_disconnect(receive: Receive, stream: Stream) -> None:
@@ -146,41 +146,63 @@ async def _plain(
     await send({"type": "http.response.body", "body": body})
 
 
-def _last_event_id(headers: dict[str, str], query_string: bytes) -> int | None:
-    raw = headers.get("last-event-id")
+class Credentials(NamedTuple):
+    """What a stream request authenticates with: a bearer token, else the session cookie."""
+
+    cookie: str = ""
+    authorization: str | None = None
+    user_agent: str = ""
+    client_address: str | None = None
+
+
+def _request_details(scope: Scope) -> tuple[int | None, Credentials]:
+    """The event id to replay after (header, else query) and the request's credentials."""
+    raw: str | None = None
+    cookie = user_agent = ""
+    authorization: str | None = None
+    for name, value in scope["headers"]:
+        if name == b"last-event-id":
+            raw = value.decode("latin-1")
+        elif name == b"cookie":
+            cookie = value.decode("latin-1")
+        elif name == b"authorization":
+            authorization = value.decode("latin-1")
+        elif name == b"user-agent":
+            user_agent = value.decode("latin-1")
+    client = scope.get("client")
+    credentials = Credentials(cookie, authorization, user_agent, client[0] if client else None)
     if raw is None:
-        values = parse_qs(query_string.decode("latin-1")).get("last_event_id")
+        values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("last_event_id")
         raw = values[0] if values else None
     if raw is None or raw.strip() == "":
-        return None
+        return None, credentials
     value = int(raw.strip())
     if value < 0:
         raise ValueError(raw)
-    return value
+    return value, credentials
 
 
-def authenticate(headers: dict[str, str], client_address: str | None = None) -> Viewer | None:
+def authenticate(credentials: Credentials) -> Viewer | None:
     """The viewer behind an ``Authorization: Bearer`` token or else the session cookie."""
-    authorization = headers.get("authorization")
-    if authorization is not None:
-        return _authenticate_token(authorization, client_address, headers.get("user-agent", ""))
-    return _authenticate_session(headers.get("cookie", ""))
+    if credentials.authorization is not None:
+        return _authenticate_token(credentials)
+    return _authenticate_session(credentials.cookie)
 
 
-def _authenticate_token(
-    authorization: str, client_address: str | None, user_agent: str
-) -> Viewer | None:
+def _authenticate_token(credentials: Credentials) -> Viewer | None:
     """A personal access token acts as its membership: that customer's events and the
     owner's personal ones, never staff events. Its use is recorded as for the API."""
     from portal.accounts.middleware import mfa_required_for
     from portal.tokens.selectors import TokenRejected, token_authenticate
     from portal.tokens.services import token_refused, token_used
 
-    scheme, _, secret = authorization.partition(" ")
+    scheme, _, secret = (credentials.authorization or "").partition(" ")
     if scheme.lower() != "bearer":
         return None
     request = HttpRequest()
-    request.META.update(REMOTE_ADDR=client_address or "", HTTP_USER_AGENT=user_agent)
+    request.META.update(
+        REMOTE_ADDR=credentials.client_address or "", HTTP_USER_AGENT=credentials.user_agent
+    )
     try:
         token, membership = token_authenticate(secret=secret.strip())
     except TokenRejected as rejected:
@@ -194,13 +216,14 @@ def _authenticate_token(
 
         if not is_mfa_enabled(token.user):
             return None
-    grants = {membership.customer_id: frozenset(p.value for p in Role(membership.role).permissions)}
-    return Viewer(user_id=token.user_id, is_staff=False, grants=grants)
+    viewer = Viewer.from_memberships(token.user, [membership])
+    return replace(viewer, is_staff=False)  # a token never sees staff events
 
 
 def _authenticate_session(cookie_header: str) -> Viewer | None:
     """The viewer behind a Django session cookie, with the same checks as a page."""
     from portal.accounts.middleware import mfa_required_for, session_expired
+    from portal.customers.access import user_memberships
 
     key = parse_cookie(cookie_header).get(settings.SESSION_COOKIE_NAME)
     if not key:
@@ -219,7 +242,8 @@ def _authenticate_session(cookie_header: str) -> Viewer | None:
 
         if not is_mfa_enabled(user) and not user.is_staff:
             return None
-    return Viewer.for_user(user)
+    # The memberships mfa_required_for loaded for this request: no second query.
+    return Viewer.from_memberships(user, user_memberships(request))
 
 
 def _replay(viewer: Viewer, after_id: int, limit: int) -> list[Event]:
