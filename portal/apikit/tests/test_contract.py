@@ -69,7 +69,8 @@ def test_the_api_keeps_to_its_document(
 ) -> None:
     # Schemathesis is quick; the limits are tested elsewhere.
     settings.PORTAL_API_RATE_LIMIT = settings.PORTAL_API_RATE_LIMIT_IP = (1_000_000, 60)
-    world = build_world()
+    settings.PORTAL_CONTENT_DIR = tmp_path / "content"
+    world = build_world(content_dir=settings.PORTAL_CONTENT_DIR)
     har_path = tmp_path / "schemathesis.har"
     st = Path(sys.executable).with_name("st")
     command = [

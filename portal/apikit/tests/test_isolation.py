@@ -1,14 +1,18 @@
 """Another customer's objects are a 404 through every endpoint, and never appear in a list.
 
 The operations come from the OpenAPI document, so a new endpoint is tested
-the day it is added. A new path parameter fails here until FOREIGN_IDS says
-how to name another customer's object for it.
+the day it is added. A new path parameter fails here until FOREIGN says how
+to name an object the caller must not see (another customer's, or a draft
+page for a customer's member) and who may see it; a new list with required
+parameters fails until QUERIES gives them.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,18 +21,41 @@ from django.test import Client
 from portal.live.models import Notification
 
 from .client import ApiClient
-from .world import FOREIGN_MARK, World, build_world
+from .world import DRAFT_PAGE, FOREIGN_MARK, World, build_world
 
 pytestmark = pytest.mark.django_db
 
-# Path parameter -> the id of an object that belongs to the other customer (or its people).
-FOREIGN_IDS: dict[str, Callable[[World], object]] = {
-    "customer_id": lambda w: w.other.pk,
-    "notification_id": lambda w: w.foreign.pk,
+
+def _session(user: Any) -> ApiClient:
+    client = Client()
+    client.force_login(user)  # the test client skips CSRF checks unless asked to enforce them
+    return ApiClient(client=client)
+
+
+def _stranger(world: World) -> ApiClient:
+    return ApiClient(world.stranger_token)
+
+
+def _staff(world: World) -> ApiClient:
+    return _session(world.staff)
+
+
+# Path parameter -> (an object the Acme callers must not see, who may see it).
+FOREIGN: dict[str, tuple[Callable[[World], object], Callable[[World], ApiClient]]] = {
+    "customer_id": (lambda w: w.other.pk, _stranger),
+    "notification_id": (lambda w: w.foreign.pk, _stranger),
+    "doc_id": (lambda w: DRAFT_PAGE, _staff),
 }
 # operationId -> a body the operation accepts (for operations that take one).
 BODIES: dict[str, dict[str, Any]] = {
     "me_update": {"city": "Bern"},
+}
+# operationId -> query parameters a list needs, and who sees the foreign mark through it.
+QUERIES: dict[str, dict[str, str]] = {
+    "page_search": {"q": FOREIGN_MARK},
+}
+LIST_OWNERS: dict[str, Callable[[World], ApiClient]] = {
+    "page_search": _staff,
 }
 
 
@@ -49,29 +76,36 @@ LISTS = [op for op in OPERATIONS if op[0] == "GET" and "{" not in op[1]]
 
 
 @pytest.fixture
-def world() -> World:
-    return build_world()
+def world(tmp_path: Path, settings: Any) -> World:
+    settings.PORTAL_CONTENT_DIR = tmp_path / "content"
+    return build_world(content_dir=settings.PORTAL_CONTENT_DIR)
+
+
+def _params(path: str) -> list[str]:
+    return re.findall(r"\{(\w+)\}", path)
 
 
 def _fill(path: str, world: World) -> str:
-    def foreign(match: re.Match[str]) -> str:
-        name = match[1]
-        assert name in FOREIGN_IDS, (
-            f"{path}: say in FOREIGN_IDS how to name another customer's object for {{{name}}}"
+    for name in _params(path):
+        assert name in FOREIGN, (
+            f"{path}: say in FOREIGN how to name an object the caller must not see for {{{name}}}"
         )
-        return str(FOREIGN_IDS[name](world))
+        path = path.replace(f"{{{name}}}", str(FOREIGN[name][0](world)))
+    return path
 
-    return re.sub(r"\{(\w+)\}", foreign, path)
+
+def _shown(response: Any) -> str:
+    """What an answer shows, less the echo of the caller's own search words."""
+    body = response.json()
+    if isinstance(body, dict):
+        body.pop("query", None)
+    return json.dumps(body, ensure_ascii=False)
 
 
 def _call(api: ApiClient, method: str, path: str, operation_id: str) -> Any:
+    if method == "GET":
+        return api.get(path, **QUERIES.get(operation_id, {}))
     return api.request(method, path, BODIES.get(operation_id))
-
-
-def _session(user: Any) -> ApiClient:
-    client = Client()
-    client.force_login(user)  # the test client skips CSRF checks unless asked to enforce them
-    return ApiClient(client=client)
 
 
 def test_the_document_has_operations_with_ids() -> None:
@@ -83,9 +117,10 @@ def test_another_customers_object_is_a_404(
     world: World, method: str, path: str, operation_id: str
 ) -> None:
     url = _fill(path, world)
-    # The object exists: its own customer reaches it.
-    owner = _call(ApiClient(world.stranger_token), method, url, operation_id)
-    assert owner.status_code < 400, (url, owner.status_code, owner.content)
+    # The object exists: someone who may see it reaches it.
+    owner = FOREIGN[_params(path)[-1]][1](world)
+    response = _call(owner, method, url, operation_id)
+    assert response.status_code < 400, (url, response.status_code, response.content)
     Notification.objects.filter(pk=world.foreign.pk).update(read_at=None)
 
     for caller in (
@@ -104,14 +139,14 @@ def test_another_customers_object_is_a_404(
 def test_lists_never_show_another_customers_objects(
     world: World, method: str, path: str, operation_id: str
 ) -> None:
-    url = path
     for caller in (ApiClient(world.admin_token), _session(world.admin)):
-        response = _call(caller, method, url, operation_id)
-        assert response.status_code == 200, (url, response.content)
-        assert FOREIGN_MARK not in response.content.decode()
-    # ... while the other customer does see its own.
-    own = _call(ApiClient(world.stranger_token), method, url, operation_id).content.decode()
-    assert url.endswith("/me") or url.endswith("/read") or FOREIGN_MARK in own, url
+        response = _call(caller, method, path, operation_id)
+        assert response.status_code == 200, (path, response.content)
+        assert FOREIGN_MARK not in _shown(response)
+    # ... while whoever may see those objects does.
+    owner = LIST_OWNERS.get(operation_id, _stranger)(world)
+    own = _shown(_call(owner, method, path, operation_id))
+    assert path.endswith("/me") or path.endswith("/read") or FOREIGN_MARK in own, path
 
 
 def test_a_token_acts_for_its_customer_only_even_for_a_member_of_both(world: World) -> None:
@@ -124,10 +159,21 @@ def test_a_token_acts_for_its_customer_only_even_for_a_member_of_both(world: Wor
     )
     _, acme_only = make_token(world.member, world.acme)
     api = ApiClient(acme_only)
-    for _, path, _ in LISTS:
-        assert FOREIGN_MARK not in api.get(path).content.decode(), path
+    for _, path, operation_id in LISTS:
+        response = api.get(path, **QUERIES.get(operation_id, {}))
+        assert FOREIGN_MARK not in _shown(response), path
     assert api.get(f"customers/{world.other.pk}").status_code == 404
     # The browser session acts for every customer of the person.
     session = _session(world.member)
     assert session.get(f"customers/{world.other.pk}").status_code == 200
     assert FOREIGN_MARK in session.get("notifications").content.decode()
+
+
+def test_a_staff_members_token_reads_pages_as_a_customer(world: World) -> None:
+    from portal.customers.models import Membership
+    from portal.tokens.tests.factories import make_token
+
+    Membership.objects.create(user=world.staff, customer=world.acme, role="admin")
+    _, secret = make_token(world.staff, world.acme)
+    assert ApiClient(secret).get(f"pages/{DRAFT_PAGE}").status_code == 404
+    assert _staff(world).get(f"pages/{DRAFT_PAGE}").status_code == 200

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from portal.accounts.models import User
 from portal.customers.models import Customer
@@ -31,9 +32,41 @@ class World:
     stranger_token: str
     mine: Notification
     foreign: Notification
+    staff: User  # with a second factor, so the back office and the API let them in
 
 
-def build_world() -> World:
+PUBLIC_PAGE = "help-api-basics"
+MEMBERS_PAGE = "members-handbook"
+DRAFT_PAGE = "draft-announcement"
+
+
+def write_pages(directory: Path) -> None:
+    """A public page, one for signed-in people, and a draft only staff may read."""
+    from portal.content.services import content_sync
+    from portal.content.tests.factories import write_page
+
+    directory.mkdir(parents=True, exist_ok=True)
+    write_page(
+        directory,
+        PUBLIC_PAGE,
+        name="API basics",
+        tags=["public", "help"],
+        body="Tokens and invoices explained.\n",
+        relationships=[{"type": "serves", "target": MEMBERS_PAGE, "description": "x"}],
+    )
+    write_page(directory, MEMBERS_PAGE, name="Members handbook", tags=["help"], body="Invoices.\n")
+    write_page(
+        directory,
+        DRAFT_PAGE,
+        name=f"Draft {FOREIGN_MARK}",
+        status="draft",
+        body=f"Not yet {FOREIGN_MARK}.\n",
+    )
+    content_sync(directory=directory)
+
+
+def build_world(content_dir: Path | None = None) -> World:
+    """The world; with ``content_dir`` (which the test also makes PORTAL_CONTENT_DIR) pages too."""
     acme, other = make_customer("Acme Ltd"), make_customer(f"Other plc {FOREIGN_MARK}")
     admin = make_member(acme, Role.ADMIN)
     member = make_member(acme, Role.MEMBER)
@@ -45,7 +78,16 @@ def build_world() -> World:
     foreign = Notification.objects.create(
         user=stranger, customer=other, kind="service_request", title=f"{FOREIGN_MARK} news"
     )
+    if content_dir is not None:
+        write_pages(content_dir)
+    from allauth.mfa.models import Authenticator
+
+    from portal.core.tests.factories import UserFactory
+
+    staff: User = UserFactory(is_staff=True)
+    Authenticator.objects.create(user=staff, type=Authenticator.Type.TOTP, data={})
     return World(
+        staff=staff,
         acme=acme,
         other=other,
         admin=admin,
