@@ -146,3 +146,25 @@ def test_status_follows_revocation_and_expiry(member: Membership) -> None:
     token.revoked_at = timezone.now()
     statuses.append(token.status)
     assert statuses == [TokenStatus.ACTIVE, TokenStatus.EXPIRED, TokenStatus.REVOKED]
+
+
+def test_the_data_export_lists_tokens_without_secrets(member: Membership) -> None:
+    from portal.accounts.services import account_export
+
+    token, secret = make_token(member.user, member.customer)
+    data = account_export(user=member.user)
+    (exported,) = data["access_tokens"]
+    assert exported["name"] == "Integration" and exported["hint"] == token.display_hint
+    assert secret not in str(data) and token.token_hash not in str(data)
+
+
+def test_deleting_the_account_revokes_its_tokens(member: Membership) -> None:
+    from portal.accounts.services import account_delete
+    from portal.core.tests.factories import TEST_PASSWORD
+
+    token, secret = make_token(member.user, member.customer)
+    account_delete(user=member.user, password=TEST_PASSWORD)
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    with pytest.raises(TokenRejected):
+        token_authenticate(secret=secret)
