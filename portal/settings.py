@@ -203,11 +203,15 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["TEST"] = {"NAME": str(DATA_DIR / "test-portal.sqlite3")}
 elif _db["ENGINE"] == "django.db.backends.postgresql":
     _db["CONN_MAX_AGE"] = 0
+    # A connection is checked as it leaves the pool, so the portal recovers by
+    # itself when the database comes back after an outage.
+    _db["CONN_HEALTH_CHECKS"] = True
     _db["OPTIONS"] = {
         "pool": {
             "min_size": env_int("PORTAL_DB_POOL_MIN", 1),
             "max_size": env_int("PORTAL_DB_POOL_MAX", 10),
-            "timeout": 10,
+            # How long a request waits for a connection before it answers 503.
+            "timeout": env_int("PORTAL_DB_POOL_TIMEOUT", 5),
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
