@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from typing import Any
 
 import jwt
@@ -451,3 +452,32 @@ def test_staff_still_need_the_portals_own_second_factor(
     _sign_in(client, oidc, "staff-1")
     assert _signed_in_as(client) == "staff@example.com"
     assert client.get("/backoffice/")["Location"] == "/accounts/2fa/"
+
+
+# --- the person's data ------------------------------------------------------------------------
+
+
+def test_export_lists_the_link_and_closing_the_account_forgets_it(
+    client: Client, oidc: LocalOIDCProvider
+) -> None:
+    oidc.set_user("leaver-1", email="leaver@example.com", email_verified=True)
+    _sign_in(client, oidc, "leaver-1")
+    export = json.loads(client.post("/accounts/privacy/export/").content)
+    assert [(p["provider"], p["subject"]) for p in export["identity_providers"]] == [
+        (TEST_IDP_ID, "leaver-1")
+    ]
+    # Without a password here, the page says how to close the account.
+    assert "Set a password" in client.get("/accounts/privacy/delete/").content.decode()
+    user = User.objects.get(email="leaver@example.com")
+    user.set_password("a long enough passphrase")
+    user.save()
+    client.force_login(user)
+    client.post(
+        "/accounts/privacy/delete/", {"password": "a long enough passphrase", "confirm": "on"}
+    )
+    assert not SocialAccount.objects.filter(uid="leaver-1").exists()
+    # Signing in again through the provider starts a new account.
+    newcomer = Client()
+    _sign_in(newcomer, oidc, "leaver-1")
+    assert _signed_in_as(newcomer) == "leaver@example.com"
+    assert User.objects.get(email="leaver@example.com").pk != user.pk
