@@ -15,6 +15,7 @@ from typing import Any
 import jwt
 import pytest
 from allauth.account.models import EmailAddress
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from allauth.socialaccount.models import SocialAccount
 from django.core import mail
 from django.test import Client
@@ -25,6 +26,7 @@ from portal.core.tests.factories import TEST_PASSWORD, UserFactory
 from portal.customers.models import Customer, Membership
 from portal.customers.roles import Role
 from portal.customers.services import customer_create
+from tests.browser.totp import totp
 from tests.oidc_provider import (
     TEST_IDP_CUSTOMER,
     TEST_IDP_ID,
@@ -442,6 +444,23 @@ def test_a_provider_sign_in_counts_as_two_factor_only_when_amr_says_mfa(
         assert response.status_code == 200
     else:
         assert response.status_code == 302 and response["Location"] == "/accounts/2fa/"
+
+
+def test_a_second_factor_set_up_here_is_asked_for_after_the_provider(
+    client: Client, oidc: LocalOIDCProvider
+) -> None:
+    user = UserFactory(email="careful@example.com")
+    secret = generate_totp_secret()
+    TOTP.activate(user, secret)
+    oidc.set_user("careful-1", email="careful@example.com", email_verified=True)
+    response = _sign_in(client, oidc, "careful-1")
+    assert response["Location"] == "/accounts/2fa/authenticate/"
+    assert _signed_in_as(client) is None
+    response = client.post("/accounts/2fa/authenticate/", {"code": totp(secret)})
+    assert response["Location"] == "/dashboard/"
+    assert _signed_in_as(client) == "careful@example.com"
+    # What single sign-out needs survived the detour through the second factor.
+    assert client.post("/accounts/logout/")["Location"].startswith(oidc.url + "/oauth2/end_session")
 
 
 def test_staff_still_need_the_portals_own_second_factor(
