@@ -71,6 +71,28 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):  # type: ignore[misc]
                 return local.user, address.email
         return None
 
+    def on_authentication_error(
+        self,
+        request: HttpRequest,
+        provider: Any,
+        error: str | None = None,
+        exception: BaseException | None = None,
+        extra_context: dict[str, Any] | None = None,
+    ) -> None:
+        # Recorded like a failed password sign-in; whose account it was is not
+        # known, as nothing the provider sent could be trusted.
+        app = getattr(provider, "app", None)
+        audit_record(
+            action=AuditAction.SIGN_IN_FAILED,
+            request=request,
+            data={
+                "method": "provider",
+                "provider": getattr(app, "provider_id", "") or getattr(provider, "id", ""),
+                "error": error or "unknown",
+                "reason": str(exception)[:200] if exception is not None else "",
+            },
+        )
+
 
 class UserSessionsAdapter(DefaultUserSessionsAdapter):  # type: ignore[misc]
     def end_sessions(self, sessions: Any) -> None:

@@ -197,6 +197,14 @@ def parse_providers(raw: str, *, production: bool = False) -> list[ProviderConfi
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
         raise ImproperlyConfigured(f"{ENV_PROVIDERS}: duplicate id {', '.join(duplicates)}.")
+    client_ids = [p.client_id for p in providers]
+    if len(set(client_ids)) != len(client_ids):
+        # django-allauth finds a provider again (after the second factor, say)
+        # by its client id.
+        raise ImproperlyConfigured(
+            f"{ENV_PROVIDERS}: each provider needs its own client_id; register the portal "
+            "under different client ids."
+        )
     return providers
 
 

@@ -172,6 +172,10 @@ def test_an_id_token_signed_by_another_key_is_refused(
     assert oidc.controls.altered == 1
     _refused(response, client, caplog, "Signature verification failed")
     assert not User.objects.filter(email="m3@example.com").exists()
+    failed = AuditEvent.objects.get(action=AuditAction.SIGN_IN_FAILED)
+    assert failed.actor is None and failed.subject_user is None
+    assert failed.data["provider"] == TEST_IDP_ID
+    assert "Signature verification failed" in failed.data["reason"]
 
 
 def test_an_expired_id_token_is_refused(

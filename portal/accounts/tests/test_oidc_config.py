@@ -102,6 +102,8 @@ def test_not_json_and_duplicates_are_refused() -> None:
         parse_providers(json.dumps(KEYCLOAK))
     with pytest.raises(ImproperlyConfigured, match="duplicate id acme-sso"):
         parse_providers(json.dumps([KEYCLOAK, KEYCLOAK]))
+    with pytest.raises(ImproperlyConfigured, match="its own client_id"):
+        parse_providers(json.dumps([KEYCLOAK, {**KEYCLOAK, "id": "other"}]))
 
 
 def test_the_settings_read_the_variable_and_open_the_csp_to_the_provider(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import jwt
@@ -57,47 +58,35 @@ def test_a_token_without_kid_is_fine_when_only_one_key_is_published() -> None:
         _verify(token)
 
 
-@pytest.mark.parametrize(
-    ("token", "message"),
-    [
-        (
-            jwt.encode(_claims(), "a client secret used as a signing key", algorithm="HS256"),
-            "'HS256' is not",
-        ),
-        (jwt.encode(_claims(), "", algorithm="none"), "'none' is not"),
-        (
-            jwt.encode(_claims(), RSA_KEY, algorithm="RS256", headers={"kid": "gone"}),
-            "no published key",
-        ),
-        # An EC token pointing at the RSA key: the key says RS256.
-        (
-            jwt.encode(_claims(), EC_KEY, algorithm="ES256", headers={"kid": "rsa-1"}),
-            "is for RS256",
-        ),
-        (
-            jwt.encode(_claims(sub=None), RSA_KEY, algorithm="RS256", headers={"kid": "rsa-1"}),
-            'missing the "sub" claim',
-        ),
-        (
-            jwt.encode(_claims(nonce=None), RSA_KEY, algorithm="RS256", headers={"kid": "rsa-1"}),
-            "nonce does not match",
-        ),
-        (
-            jwt.encode(
-                _claims(exp=int(time.time()) - 31),
-                RSA_KEY,
-                algorithm="RS256",
-                headers={"kid": "rsa-1"},
-            ),
-            "expired",
-        ),
-        ("not-a-token", "unreadable header"),
-    ],
-    ids=["hs256", "none", "unknown-kid", "alg-mismatch", "no-sub", "no-nonce", "expired", "junk"],
-)
-def test_what_is_refused(token: str, message: str) -> None:
+def _rs256(claims: dict[str, Any], kid: str = "rsa-1") -> str:
+    return jwt.encode(claims, RSA_KEY, algorithm="RS256", headers={"kid": kid})
+
+
+# Tokens are made when the test runs (not at collection): their times matter.
+REFUSED: dict[str, tuple[Callable[[], str], str]] = {
+    "hs256": (
+        lambda: jwt.encode(_claims(), "a client secret used as a signing key", algorithm="HS256"),
+        "'HS256' is not",
+    ),
+    "none": (lambda: jwt.encode(_claims(), "", algorithm="none"), "'none' is not"),
+    "unknown-kid": (lambda: _rs256(_claims(), kid="gone"), "no published key"),
+    # An EC token pointing at the RSA key: the key says RS256.
+    "alg-mismatch": (
+        lambda: jwt.encode(_claims(), EC_KEY, algorithm="ES256", headers={"kid": "rsa-1"}),
+        "is for RS256",
+    ),
+    "no-sub": (lambda: _rs256(_claims(sub=None)), 'missing the "sub" claim'),
+    "no-nonce": (lambda: _rs256(_claims(nonce=None)), "nonce does not match"),
+    "expired": (lambda: _rs256(_claims(exp=int(time.time()) - 31)), "expired"),
+    "junk": (lambda: "not-a-token", "unreadable header"),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED)
+def test_what_is_refused(case: str) -> None:
+    make_token, message = REFUSED[case]
     with pytest.raises(IDTokenError, match=message):
-        _verify(token)
+        _verify(make_token())
 
 
 def test_the_providers_announced_algorithms_narrow_the_choice() -> None:
