@@ -83,3 +83,23 @@ def test_a_failed_provider_sign_in_explains_itself(
     visit.audit("provider-sign-in-failed")
     page.get_by_role("main").get_by_role("button", name="Back to sign-in").click()
     page.wait_for_url("**/accounts/login/")
+
+
+def test_a_provider_without_an_address_leads_to_a_short_sign_up(
+    visit_factory: Any, oidc: LocalOIDCProvider
+) -> None:
+    oidc.set_user("no-mail-browser", name="No Mail")
+    visit = visit_factory()
+    page = visit.page
+    page.context.route("**/*", _loopback_only)
+    visit.goto("/accounts/login/")
+    page.get_by_role("button", name="Sign in with Test IdP").click()
+    page.wait_for_url(oidc.url + "/oauth2/authorize?**")
+    page.locator("input[name=sub]").fill("no-mail-browser")
+    page.get_by_role("button", name="Authorize").click()
+    page.wait_for_url("**/accounts/3rdparty/signup/")
+    visit.audit("provider-sign-up")
+    page.get_by_label("Email").fill("no-mail@example.com")
+    page.get_by_role("main").get_by_role("button", name="Create account").click()
+    page.wait_for_url("**/accounts/confirm-email/")
+    visit.audit("provider-sign-up-verify-email")

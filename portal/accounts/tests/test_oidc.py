@@ -504,3 +504,29 @@ def test_export_lists_the_link_and_closing_the_account_forgets_it(
     _sign_in(newcomer, oidc, "leaver-1")
     assert _signed_in_as(newcomer) == "leaver@example.com"
     assert User.objects.get(email="leaver@example.com").pk != user.pk
+
+
+def test_a_provider_that_sends_no_address_asks_for_one_and_verifies_it(
+    client: Client, oidc: LocalOIDCProvider, django_capture_on_commit_callbacks: Any
+) -> None:
+    UserFactory(email="taken@example.com")
+    oidc.set_user("anon-1", name="No Mail")
+    response = _sign_in(client, oidc, "anon-1")
+    assert response["Location"] == "/accounts/3rdparty/signup/"
+    page = client.get("/accounts/3rdparty/signup/")
+    assert "did not tell us your e-mail address" in page.content.decode()
+    # Somebody else's address: no account is taken over, and none is made.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/accounts/3rdparty/signup/", {"email": "taken@example.com"})
+    assert _signed_in_as(client) is None
+    assert not SocialAccount.objects.filter(user__email="taken@example.com").exists()
+    assert User.objects.filter(email="taken@example.com").count() == 1
+    # A new address: the account waits for its confirmation.
+    other = Client()
+    _sign_in(other, oidc, "anon-1")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = other.post("/accounts/3rdparty/signup/", {"email": "mine@example.com"})
+    assert response["Location"] == "/accounts/confirm-email/"
+    user = User.objects.get(email="mine@example.com")
+    assert not EmailAddress.objects.get(user=user).verified
+    assert _signed_in_as(other) is None
