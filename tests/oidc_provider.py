@@ -44,7 +44,8 @@ class Received:
 @dataclass
 class _Controls:
     # None; "resign" (the ID token with extra claims, signed properly),
-    # "expired", "foreign_key" (the ID token); "wrong_issuer" (discovery);
+    # "expired", "foreign_key" (the ID token); "wrong_issuer", "far_sign_out"
+    # (discovery);
     # "userinfo_other_sub" (userinfo)
     tamper: str | None = None
     extra_id_token_claims: dict[str, Any] = field(default_factory=dict)
@@ -144,6 +145,9 @@ class LocalOIDCProvider:
         body = json.loads(response.get_data())
         if path == "/.well-known/openid-configuration" and controls.tamper == "wrong_issuer":
             body["issuer"] = "https://impostor.invalid"
+            controls.altered += 1
+        elif path == "/.well-known/openid-configuration" and controls.tamper == "far_sign_out":
+            body["end_session_endpoint"] = "https://elsewhere.invalid/logout"
             controls.altered += 1
         elif path == "/userinfo" and controls.tamper == "userinfo_other_sub":
             body["sub"] = "someone-else"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from allauth.account.internal.decorators import login_not_required
 from allauth.socialaccount.adapter import get_adapter
@@ -77,14 +78,35 @@ class PortalOIDCAdapter(OpenIDConnectOAuth2Adapter):  # type: ignore[misc]
                 raise OAuth2Error("userinfo is about another subject than the ID token")
             data["userinfo"] = userinfo
         if self.state is not None:
-            end_session = self.openid_config.get("end_session_endpoint")
             self.state[SIGN_OUT_STATE_KEY] = {
                 "provider_id": self.provider_id,
                 "id_token": raw_id_token,
-                "end_session_endpoint": end_session if app.settings.get("end_session") else None,
+                "end_session_endpoint": self._end_session_endpoint(app),
             }
         sociallogin: SocialLogin = self.get_provider().sociallogin_from_response(request, data)
         return sociallogin
+
+    def _end_session_endpoint(self, app: SocialApp) -> str | None:
+        """Where sign-out sends the browser, if the provider offers it and we may go there."""
+        endpoint = self.openid_config.get("end_session_endpoint")
+        if not app.settings.get("end_session") or not isinstance(endpoint, str):
+            return None
+        # The sign-out form's redirect must stay within CSP form-action, which
+        # names the issuer's origin.
+        if _origin(endpoint) != _origin(app.settings["server_url"]):
+            logger.warning(
+                "provider %s: end_session_endpoint %s is not on the issuer's origin; "
+                "signing out ends the portal session only",
+                self.provider_id,
+                endpoint,
+            )
+            return None
+        return endpoint
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 class PortalOIDCCallbackView(OAuth2CallbackView):  # type: ignore[misc]

@@ -427,6 +427,16 @@ def test_a_provider_without_sign_out_is_left_alone(
     assert client.post("/accounts/logout/")["Location"] == "/"
 
 
+def test_a_sign_out_endpoint_on_another_origin_is_not_followed(
+    client: Client, oidc: LocalOIDCProvider
+) -> None:
+    oidc.set_user("ada-8", email="ada8@example.com", email_verified=True)
+    with oidc.tampering("far_sign_out"):
+        _sign_in(client, oidc, "ada-8")
+    assert _signed_in_as(client) == "ada8@example.com"
+    assert client.post("/accounts/logout/")["Location"] == "/"
+
+
 # --- second factor ---------------------------------------------------------------------------
 
 
