@@ -13,8 +13,6 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import jwt
-
 # Asymmetric algorithms only: a symmetric one would make the client secret a
 # signing key, and "none" is no signature at all.
 ALLOWED_ALGORITHMS = frozenset(
@@ -29,6 +27,8 @@ class IDTokenError(Exception):
 
 
 def _signing_key(token: str, jwks: dict[str, Any], algorithms: frozenset[str]) -> tuple[Any, str]:
+    import jwt
+
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
@@ -69,6 +69,10 @@ def verify_id_token(
     when there are several audiences), ``exp``, ``iat``, ``sub`` and the
     ``nonce`` this sign-in sent.
     """
+    # PyJWT (and cryptography under it) load on the first sign-in, not at
+    # start-up: every process, workers and one-off commands, starts faster.
+    import jwt
+
     accepted = ALLOWED_ALGORITHMS
     if algorithms:
         accepted = accepted & set(algorithms)
