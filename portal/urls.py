@@ -14,8 +14,8 @@ admin.site.site_title = _("Customer Portal back office")
 # second factor and throttling), never through the admin's plain login form.
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 
-# Error pages are the templates 400.html, 403.html, 404.html and 500.html; under /api/
-# they are problem documents (application/problem+json) instead.
+# Error pages are the templates 400.html, 403.html, 404.html, 500.html and 503.html;
+# under /api/ they are problem documents (application/problem+json) instead.
 handler404 = "portal.apikit.views.handler404"
 handler500 = "portal.apikit.views.handler500"
 

@@ -57,6 +57,7 @@ ERROR_DESCRIPTIONS = {
     "422": "Invalid fields: `errors` names each one.",
     "429": "Too many requests: retry after `Retry-After` seconds.",
     "500": "Something went wrong on our side.",
+    "503": "The database is briefly unreachable: retry after `Retry-After` seconds.",
 }
 
 
@@ -65,7 +66,7 @@ def _problem_response(code: str) -> dict[str, Any]:
         "description": ERROR_DESCRIPTIONS[code],
         "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
     }
-    if code == "429":
+    if code in {"429", "503"}:
         response["headers"] = {
             "Retry-After": {
                 "description": "Seconds to wait before trying again.",
@@ -83,7 +84,7 @@ def _document_errors(schema: dict[str, Any]) -> None:
             has_path = any(p.get("in") == "path" for p in parameters)
             paged = any(p.get("in") == "query" and p.get("name") == "page" for p in parameters)
             body = "requestBody" in operation
-            codes = ["403", "429", "500"]
+            codes = ["403", "429", "500", "503"]
             if operation.get("security"):
                 codes.append("401")
             if has_path or paged:

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled
@@ -264,6 +265,16 @@ def install_handlers(api: NinjaAPI) -> None:
             exc_info=exc,
             extra={"request_id": getattr(request, "request_id", None)},
         )
+        return server_problem(request, exc)
+
+
+def server_problem(request: HttpRequest, error: BaseException | None) -> HttpResponse:
+    """A 500 problem; a database that cannot be reached is a 503 with Retry-After."""
+    if isinstance(error, OperationalError | InterfaceError):
         return problem_response(
-            request, 500, "Something went wrong on our side. It has been logged."
+            request,
+            503,
+            "The service is briefly unavailable. Try again in a moment.",
+            headers={"Retry-After": "30"},
         )
+    return problem_response(request, 500, "Something went wrong on our side. It has been logged.")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views import defaults
 from django.views.decorators.http import require_safe
 
-from .problems import PROBLEM_TYPES, problem_response
+from .problems import PROBLEM_TYPES, problem_response, server_problem
 
 API_PREFIX = "/api/"
 SWAGGER_UI = "vendor/swagger-ui-dist-5.35.0"
@@ -45,8 +47,10 @@ def handler404(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def handler500(request: HttpRequest) -> HttpResponse:
+    """Under /api/ a problem document (503 with Retry-After when the database is down);
+    pages get the portal's own error page."""
+    from portal.core.views import server_error
+
     if request.path.startswith(API_PREFIX):
-        return problem_response(
-            request, 500, "Something went wrong on our side. It has been logged."
-        )
-    return defaults.server_error(request)
+        return server_problem(request, sys.exc_info()[1])
+    return server_error(request)

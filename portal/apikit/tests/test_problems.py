@@ -152,3 +152,40 @@ def test_the_api_root_points_to_the_document_and_the_reference(client: Client) -
     body = client.get("/api/v1/").json()
     assert body["openapi"].endswith("/api/v1/openapi.json")
     assert body["docs"].endswith("/api/v1/docs")
+
+
+def test_a_database_that_cannot_be_reached_is_a_503_problem(
+    api: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import OperationalError
+
+    from portal.customers import api as customers_api
+
+    def down(membership: Any) -> Any:
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(customers_api, "membership_out", down)
+    response = api.get("customers")
+    assert_problem(response, 503)
+    assert response["Retry-After"] == "30"
+
+
+def test_djangos_own_error_handlers_answer_problems_under_the_api() -> None:
+    from django.db import OperationalError
+    from django.test import RequestFactory
+
+    from portal.apikit.views import handler500
+
+    for path, kind in (("/api/v1/me", "application/problem+json"), ("/dashboard/", "text/html")):
+        request = RequestFactory().get(path)
+        try:
+            raise OperationalError("down")
+        except OperationalError:
+            response = handler500(request)
+        assert response.status_code == 503
+        assert response["Content-Type"].startswith(kind)
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError:
+            response = handler500(request)
+        assert response.status_code == 500
