@@ -10,6 +10,8 @@ from portal.documents.services import _inspect
 
 from . import samples
 
+OOXML = "application/vnd.openxmlformats-officedocument."
+
 
 @pytest.mark.parametrize(
     ("name", "content", "mime"),
@@ -22,8 +24,8 @@ from . import samples
         ("note.txt", samples.TEXT, "text/plain; charset=utf-8"),
         ("latin1.txt", "Straße 1\n".encode("cp1252"), "text/plain; charset=windows-1252"),
         ("table.csv", samples.CSV, "text/csv; charset=utf-8"),
-        ("letter.docx", samples.docx(), "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
-        ("sheet.xlsx", samples.xlsx(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        ("letter.docx", samples.docx(), OOXML + "wordprocessingml.document"),
+        ("sheet.xlsx", samples.xlsx(), OOXML + "spreadsheetml.sheet"),
         ("letter.odt", samples.odt(), "application/vnd.oasis.opendocument.text"),
         ("bundle.zip", samples.zip_bytes({"a.txt": b"hello"}), "application/zip"),
     ],
