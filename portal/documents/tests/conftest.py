@@ -88,3 +88,10 @@ def storage_backend(request: pytest.FixtureRequest, settings: Any, document_root
             },
         }
     return str(request.param)
+
+
+@pytest.fixture
+def commit(django_capture_on_commit_callbacks: Any) -> Any:
+    """``with commit(): ...`` runs the block's on-commit callbacks (tasks, live wake-ups)
+    at its end, as a real commit would."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
