@@ -1,5 +1,5 @@
-"""Documents under test: files in a temporary directory, no scanner unless a test asks for
-clamd (a real one, started once per session) or S3 (moto_server, started once)."""
+"""Documents under test: files in a temporary directory (the root conftest), no scanner
+unless a test asks for clamd (a real one, started once per session) or S3 (moto_server)."""
 
 from __future__ import annotations
 
@@ -12,24 +12,6 @@ import pytest
 
 from tests.clamd import clamd_server
 from tests.s3 import moto_s3_server
-
-NO_SCANNER = {"BACKEND": "portal.documents.scanners.none.NoScanner", "OPTIONS": {}}
-
-
-def local_storage(root: Path) -> dict[str, Any]:
-    return {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(root), "base_url": None},
-    }
-
-
-@pytest.fixture(autouse=True)
-def document_root(settings: Any, tmp_path: Path) -> Path:
-    root = tmp_path / "documents"
-    settings.STORAGES = {**settings.STORAGES, "documents": local_storage(root)}
-    settings.PORTAL_SCANNER = NO_SCANNER
-    settings.PORTAL_SCAN_POLICY = "allow"
-    return root
 
 
 @pytest.fixture(scope="session")
