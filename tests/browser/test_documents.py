@@ -159,8 +159,25 @@ def test_the_library_on_a_phone(visit_factory: Any) -> None:
     visit.goto("/documents/")
     visit.audit("documents-library-phone")
     visit.assert_fits_viewport()
-    visit.page.get_by_text("Search and filter").click()
+    page = visit.page
+    page.get_by_text("Search and filter").click()
     visit.audit("documents-filters-phone")
+    visit.assert_fits_viewport()
+
+    # Drag and drop: a file dropped on the zone is uploaded like a chosen one.
+    dropped = page.evaluate_handle(
+        "() => { const data = new DataTransfer();"
+        " data.items.add(new File(['date,reading\\n2026-10-01,1\\n'], 'dropped.csv'));"
+        " data.items.add(new File(['<html><body>hi</body></html>'], 'fake.pdf'));"
+        " return data; }"
+    )
+    page.dispatch_event("[data-drop-zone]", "drop", {"dataTransfer": dropped})
+    page.get_by_text("dropped.csv has been uploaded.").wait_for()
+    refused = page.get_by_role("alert").filter(has_text="fake.pdf cannot be uploaded")
+    refused.wait_for()
+    assert "web page (HTML)" in refused.inner_text()
+    expect(page.locator("#document-list tbody tr")).to_have_count(3)
+    visit.audit("documents-dropped-phone")
     visit.assert_fits_viewport()
 
 
