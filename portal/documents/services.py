@@ -184,6 +184,11 @@ def document_upload(
     ``too_large``, ``empty``, ``type``, ``extension``, ``quota``) and stores
     nothing when the file is refused. The virus scan runs in a background task
     after commit. Service-request attachments pass ``request_reference``.
+
+    Called inside a caller's transaction (e.g. a service-request service), the
+    file is copied to storage before that transaction commits; should the
+    caller's transaction roll back later, the stored file is an orphan that
+    :func:`documents_purge` removes after ``PORTAL_DOCUMENT_ORPHAN_HOURS``.
     """
     inspected = _inspect(file)
     _check_quota(customer=customer, size=inspected.size, name=inspected.file_name)
