@@ -432,3 +432,24 @@ def test_documents_of_a_service_request(acme: Customer, member: User) -> None:
     assert not selectors.documents_for_request(
         user=outsider, request_reference="SR-2026-000001"
     ).exists()
+
+
+def test_every_change_is_a_live_event_for_members_who_may_see_documents(
+    acme: Customer, member: User
+) -> None:
+    version = upload(acme, member, "scan.pdf", samples.PDF)
+    with commit():
+        services.document_update(
+            document=version.document, actor=member, title="Renamed", category=None
+        )
+        services.document_trash(document=version.document, actor=member)
+        services.document_restore(document=version.document, actor=member)
+    events = LiveEvent.objects.filter(topic=f"document:{version.document_id}").order_by("id")
+    assert [e.kind for e in events] == [
+        "document.uploaded",
+        "document.scanned",
+        "document.changed",
+        "document.trashed",
+        "document.restored",
+    ]
+    assert {(e.customer_id, e.permission) for e in events} == {(acme.pk, "documents.view")}
