@@ -38,6 +38,23 @@ def _immediate_tasks(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def document_root(settings: Any, tmp_path: Path) -> Path:
+    """Uploaded documents go to a temporary directory; no virus scanner unless a test
+    asks for one (portal/documents/tests/conftest.py starts a real clamd)."""
+    root = tmp_path / "documents"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "documents": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(root), "base_url": None},
+        },
+    }
+    settings.PORTAL_SCANNER = {"BACKEND": "portal.documents.scanners.none.NoScanner"}
+    settings.PORTAL_SCAN_POLICY = "allow"
+    return root
+
+
+@pytest.fixture(autouse=True)
 def _isolated_cache(settings: Any) -> Iterator[None]:
     """A fresh in-memory cache per test: rate limits must not leak between tests."""
     from django.core.cache import cache

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from csp.constants import NONCE, NONE, SELF
@@ -143,6 +144,7 @@ INSTALLED_APPS = [
     "portal.live",
     "portal.tokens",
     "portal.apikit",
+    "portal.documents",
     "django_tasks",
     "django_tasks_db",
     "portal.content",
@@ -171,6 +173,9 @@ MIDDLEWARE = [
 # Sessions are read from the cache (Redis in production) and written through to
 # the database, so a page view costs no session query.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Messages ride in the session: no extra cookie (whose deletion Django would
+# send without the Secure flag).
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
@@ -189,6 +194,7 @@ TEMPLATES = [
                 "portal.core.context_processors.portal",
                 "portal.customers.context_processors.active_customer",
                 "portal.live.context_processors.live",
+                "portal.documents.context_processors.documents",
             ],
         },
     },
@@ -355,12 +361,98 @@ STATIC_URL = "/static/"
 STATIC_ROOT = Path(env_str("PORTAL_STATIC_ROOT") or DATA_DIR / "static")
 MEDIA_ROOT = DATA_DIR / "media"
 MEDIA_URL = "/media/"
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 # Hashed names never change content, so browsers may keep them for a year.
 WHITENOISE_MAX_AGE = 31_536_000
+
+
+# --- Documents ----------------------------------------------------------------
+
+# Where uploaded documents live: "local" (files under PORTAL_DOCUMENT_ROOT, never
+# served directly) or "s3" (any S3-compatible object store, via django-storages).
+PORTAL_DOCUMENT_STORAGE = env_str("PORTAL_DOCUMENT_STORAGE", "local")
+if PORTAL_DOCUMENT_STORAGE == "local":
+    STORAGES["documents"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": str(Path(env_str("PORTAL_DOCUMENT_ROOT") or DATA_DIR / "documents")),
+            "base_url": None,
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
+    }
+elif PORTAL_DOCUMENT_STORAGE == "s3":
+    if not env_str("PORTAL_S3_BUCKET"):
+        raise ImproperlyConfigured("PORTAL_DOCUMENT_STORAGE=s3 needs PORTAL_S3_BUCKET.")
+    STORAGES["documents"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env_str("PORTAL_S3_BUCKET"),
+            "endpoint_url": env_str("PORTAL_S3_ENDPOINT_URL") or None,
+            "region_name": env_str("PORTAL_S3_REGION") or None,
+            # Empty: boto3 finds credentials itself (AWS_* variables, instance role).
+            "access_key": env_str("PORTAL_S3_ACCESS_KEY_ID") or None,
+            "secret_key": env_str("PORTAL_S3_SECRET_ACCESS_KEY") or None,
+            "addressing_style": env_str("PORTAL_S3_ADDRESSING_STYLE") or None,
+            "signature_version": "s3v4",
+            "default_acl": None,
+            "file_overwrite": False,
+            "querystring_auth": True,
+        },
+    }
+else:
+    raise ImproperlyConfigured(
+        f"PORTAL_DOCUMENT_STORAGE must be 'local' or 's3', not {PORTAL_DOCUMENT_STORAGE!r}."
+    )
+
+PORTAL_DOCUMENT_MAX_BYTES = env_int("PORTAL_DOCUMENT_MAX_BYTES", 25 * 1024 * 1024)
+PORTAL_DOCUMENT_QUOTA_BYTES = env_int("PORTAL_DOCUMENT_QUOTA_BYTES", 1024 * 1024 * 1024)
+PORTAL_DOCUMENT_TYPES = env_list(
+    "PORTAL_DOCUMENT_TYPES",
+    [
+        "pdf",
+        "png",
+        "jpeg",
+        "gif",
+        "webp",
+        "text",
+        "csv",
+        "docx",
+        "xlsx",
+        "pptx",
+        "odt",
+        "ods",
+        "zip",
+    ],
+)
+PORTAL_DOCUMENT_TRASH_DAYS = env_int("PORTAL_DOCUMENT_TRASH_DAYS", 30)
+# Stored files that no version refers to (an upload cut off by a crash) are
+# removed by the purge once they are this old, so uploads in flight are safe.
+PORTAL_DOCUMENT_ORPHAN_HOURS = env_int("PORTAL_DOCUMENT_ORPHAN_HOURS", 24)
+
+# Virus scanning: clamd when PORTAL_CLAMD_SOCKET names its socket (a path, or
+# tcp://host:port), else none. Files not (yet) found clean are downloadable
+# only with PORTAL_SCAN_POLICY=allow; infected ones never.
+PORTAL_CLAMD_SOCKET = env_str("PORTAL_CLAMD_SOCKET")
+PORTAL_SCANNER = (
+    {
+        "BACKEND": "portal.documents.scanners.clamd.ClamdScanner",
+        "OPTIONS": {
+            "address": PORTAL_CLAMD_SOCKET,
+            "timeout": float(env_str("PORTAL_CLAMD_TIMEOUT", "60")),
+        },
+    }
+    if PORTAL_CLAMD_SOCKET
+    else {"BACKEND": "portal.documents.scanners.none.NoScanner", "OPTIONS": {}}
+)
+PORTAL_SCAN_POLICY = env_str("PORTAL_SCAN_POLICY", "hold" if PRODUCTION else "allow")
+if PORTAL_SCAN_POLICY not in {"allow", "hold"}:
+    raise ImproperlyConfigured(
+        f"PORTAL_SCAN_POLICY must be 'allow' or 'hold', not {PORTAL_SCAN_POLICY!r}."
+    )
 
 
 # --- E-mail -------------------------------------------------------------------

@@ -40,6 +40,11 @@ COMPONENTS = {
         lambda: all(shutil.which(tool) for tool in ("xgettext", "msgmerge", "msguniq")),
         "apt-get install -y gettext",
     ),
+    "nginx": Component(
+        "nginx",
+        lambda: shutil.which("nginx") is not None or Path("/usr/sbin/nginx").exists(),
+        "apt-get install -y nginx",
+    ),
     "clamd": Component(
         "ClamAV daemon",
         lambda: shutil.which("clamd") is not None or Path("/usr/sbin/clamd").exists(),

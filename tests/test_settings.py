@@ -44,9 +44,17 @@ def _production(**extra: str) -> dict[str, str]:
 
 
 def test_deploy_check_passes_under_production_settings(tmp_path: Path) -> None:
-    result = _run(
-        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"], _production(), tmp_path
-    )
+    env = _production(PORTAL_CLAMD_SOCKET="/run/clamav/clamd.ctl")
+    result = _run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_deploy_check_warns_when_documents_would_be_held_forever(tmp_path: Path) -> None:
+    # Production holds unscanned documents; without a scanner none could be downloaded.
+    result = _run(["manage.py", "check", "--deploy"], _production(), tmp_path)
+    assert "portal.documents.W001" in result.stdout + result.stderr
+    allowed = _production(PORTAL_SCAN_POLICY="allow")
+    result = _run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], allowed, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -75,6 +75,37 @@ class ApiPrincipal:
     def customers_allowing(self, permission: Permission) -> list[int]:
         return [m.customer_id for m in self.memberships if m.allows(permission)]
 
+    def pick(self, permission: Permission, customer_id: int | None) -> Membership:
+        """The membership an operation on one customer acts as.
+
+        With ``customer_id``, that customer (404 if the caller does not act for it, 403
+        if the role does not allow ``permission``). Without, the only customer the
+        caller acts for (a token's), or the only one whose role allows it.
+        """
+        if customer_id is not None:
+            return self.require(permission, customer_id)
+        if len(self.memberships) == 1:
+            return self.require(permission, self.memberships[0].customer_id)
+        allowed = [m for m in self.memberships if m.allows(permission)]
+        if len(allowed) == 1:
+            return allowed[0]
+        if not allowed:
+            raise ApiProblem(403, "None of your roles allows this.", slug="permission-denied")
+        raise ApiProblem(
+            422,
+            "You act for several customers: say which one with customer_id.",
+            slug="validation-error",
+            errors=[
+                {
+                    "in": "query",
+                    "field": "customer_id",
+                    "pointer": "",
+                    "message": "Required when you act for several customers.",
+                    "code": "missing",
+                }
+            ],
+        )
+
 
 def principal(request: HttpRequest) -> ApiPrincipal:
     """The authenticated caller of an API endpoint."""
@@ -85,6 +116,11 @@ def _count_client_address(request: HttpRequest) -> None:
     if getattr(request, "_portal_ip_counted", False):
         return
     request._portal_ip_counted = True  # type: ignore[attr-defined]
+    if request.content_type == "multipart/form-data":
+        # Before anything reads the body: an oversize file is dropped while it arrives.
+        from portal.documents.uploads import limit_upload_size
+
+        limit_upload_size(request)
     throttle.hit(f"ip:{client_ip(request) or 'unknown'}", settings.PORTAL_API_RATE_LIMIT_IP)
 
 

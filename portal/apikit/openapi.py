@@ -53,7 +53,8 @@ ERROR_DESCRIPTIONS = {
     "401": "No valid token or session.",
     "403": "The token may only read, CSRF failed, a second factor is required, or your "
     "role does not allow this.",
-    "404": "No such object (or not yours: it is the same answer), or no such page.",
+    "404": "No such object or customer (or not yours: it is the same answer), or no such page.",
+    "413": "The file is larger than the portal accepts.",
     "422": "Invalid fields: `errors` names each one.",
     "429": "Too many requests: retry after `Retry-After` seconds.",
     "500": "Something went wrong on our side.",
@@ -87,13 +88,25 @@ def _document_errors(schema: dict[str, Any]) -> None:
             codes = ["403", "429", "500", "503"]
             if operation.get("security"):
                 codes.append("401")
-            if has_path or paged:
-                codes.append("404")
+            if has_path or paged or parameters or body:
+                codes.append("404")  # a missing or foreign object, page or customer
             if parameters or body:
                 codes.append("422")
             if body:
                 codes.append("400")
-            responses = operation.setdefault("responses", {})
+                if "multipart/form-data" in operation["requestBody"].get("content", {}):
+                    codes.append("413")
+            for media_type, content in operation.get("requestBody", {}).get("content", {}).items():
+                schema = content.get("schema", {})
+                if media_type == "multipart/form-data" and "properties" in schema:
+                    # As for JSON bodies: a field the operation does not define is refused.
+                    schema["additionalProperties"] = False
+            # ninja keys its responses by int, openapi_extra by str: one key per status,
+            # or the JSON has the same key twice (which Swagger UI refuses to read).
+            merged: dict[str, Any] = {}
+            for key in sorted(operation.get("responses", {}), key=lambda k: isinstance(k, str)):
+                merged[str(key)] = operation["responses"][key]
+            responses = operation["responses"] = merged
             for code in sorted(codes):
                 responses.setdefault(code, _problem_response(code))
 

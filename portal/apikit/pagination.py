@@ -6,13 +6,33 @@ and keep the client's other query parameters. A page past the end is a 404.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from ninja import Field, Schema
 from ninja.pagination import PaginationBase
+
+Row = TypeVar("Row")
+Out = TypeVar("Out")
+
+
+class Mapped(Generic[Row, Out]):
+    """A queryset the paginator counts and slices, turned into schemas one page at a time
+    (for answers that need more than the row, e.g. links built from the request)."""
+
+    def __init__(self, queryset: QuerySet[Any], convert: Callable[[Row], Out]) -> None:
+        self.queryset = queryset
+        self.convert = convert
+
+    def __len__(self) -> int:
+        return int(self.queryset.count())
+
+    def __getitem__(self, window: slice) -> list[Out]:
+        return [self.convert(row) for row in self.queryset[window]]
+
 
 # No database is asked for an offset past this: it keeps offsets inside 64 bits
 # whatever a client sends, long before any real list gets there.

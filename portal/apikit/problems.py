@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled
 from ninja.errors import ValidationError as NinjaValidationError
@@ -158,11 +159,12 @@ def field_errors_from_ninja(errors: list[dict[str, Any]]) -> list[dict[str, Any]
     for error in errors:
         loc = [str(part) for part in error.get("loc", [])]
         where = loc[0] if loc else "body"
-        # A body's location starts with the view's parameter name; clients never see it.
+        # A JSON body's location starts with the view's parameter name; clients never see it.
         path = loc[2:] if where == "body" else loc[1:]
         result.append(
             {
-                "in": where,
+                # Form fields and files are parts of the (multipart) body.
+                "in": "body" if where in {"form", "file"} else where,
                 "field": ".".join(path),
                 "pointer": "/" + "/".join(path) if path else "",
                 "message": str(error.get("msg", "Invalid value.")),
@@ -206,6 +208,12 @@ def install_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(NinjaValidationError)
     def _validation(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+        dropped = getattr(request, "documents_too_large", None)
+        if dropped:  # the upload handler dropped a file over the size limit
+            from portal.documents.services import file_too_large_error
+
+            message = file_too_large_error(dropped[0]).messages[0]
+            return problem_response(request, 413, message)
         errors = field_errors_from_ninja(exc.errors)
         return problem_response(
             request, 422, _describe_fields(errors), slug="validation-error", errors=errors
@@ -247,6 +255,20 @@ def install_handlers(api: NinjaAPI) -> None:
         if exc.status_code == 403 and "CSRF" in exc.message:
             return problem_response(request, 403, slug="csrf-failed")
         return problem_response(request, exc.status_code, exc.message)
+
+    @api.exception_handler(MultiPartParserError)
+    def _bad_multipart(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
+        return problem_response(
+            request, 400, "The multipart body cannot be read.", slug="malformed-request"
+        )
+
+    @api.exception_handler(RequestDataTooBig)
+    def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+        return problem_response(request, 413, "The request body is too large.")
+
+    @api.exception_handler(SuspiciousOperation)
+    def _suspicious(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
+        return problem_response(request, 400, "The request cannot be processed.")
 
     @api.exception_handler(Http404)
     def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:

@@ -11,6 +11,7 @@ from portal.accounts.services import user_ensure
 from portal.customers.models import Customer, CustomerKind, Membership
 from portal.customers.roles import Role
 from portal.customers.services import customer_create
+from portal.documents.demo import load_demo_documents
 
 DEFAULT_DEMO_PASSWORD = "portal-demo-2026"  # noqa: S105 - documented, demo data only
 
@@ -85,4 +86,5 @@ def load_demo_data(*, password: str) -> int:
                 user=user, customer=customers[demo.customer], defaults={"role": demo.role}
             )
             changed += int(created)
+    changed += load_demo_documents()
     return changed

@@ -40,6 +40,13 @@ class AuditAction(models.TextChoices):
         "customer.member_added_by_provider",
         _("Member added by the identity provider"),
     )
+    DOCUMENT_UPLOADED = "document.uploaded", _("Document uploaded")
+    DOCUMENT_SHARED = "document.shared", _("Document shared by staff")
+    DOCUMENT_DOWNLOADED = "document.downloaded", _("Document downloaded")
+    DOCUMENT_QUARANTINED = "document.quarantined", _("Virus found in a document")
+    DOCUMENT_TRASHED = "document.trashed", _("Document moved to the trash")
+    DOCUMENT_RESTORED = "document.restored", _("Document restored from the trash")
+    DOCUMENT_PURGED = "document.purged", _("Document deleted for good")
 
 
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):

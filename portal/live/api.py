@@ -11,7 +11,7 @@ from ninja.pagination import paginate
 
 from portal.apikit.auth import ApiPrincipal, principal
 from portal.apikit.pagination import PagePagination
-from portal.apikit.schemas import IdPath
+from portal.apikit.schemas import Bool, IdPath
 
 from . import selectors, services
 from .models import Notification
@@ -31,7 +31,7 @@ class NotificationOut(Schema):
 
 
 class NotificationFilters(Schema):
-    unread: bool | None = Field(None, description="true: only unread; false: only read.")
+    unread: Bool | None = Field(None, description="true: only unread; false: only read.")
 
 
 class MarkedOut(Schema):

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from portal.live.models import Notification
 
-from .client import ApiClient
+from .client import ApiClient, _url
 from .world import DRAFT_PAGE, FOREIGN_MARK, World, build_world
 
 pytestmark = pytest.mark.django_db
@@ -45,10 +46,17 @@ FOREIGN: dict[str, tuple[Callable[[World], object], Callable[[World], ApiClient]
     "customer_id": (lambda w: w.other.pk, _stranger),
     "notification_id": (lambda w: w.foreign.pk, _stranger),
     "doc_id": (lambda w: DRAFT_PAGE, _staff),
+    "document_id": (lambda w: w.foreign_document_id, _stranger),
+    "number": (lambda w: 1, _stranger),  # a version of the document above
 }
 # operationId -> a body the operation accepts (for operations that take one).
 BODIES: dict[str, dict[str, Any]] = {
     "me_update": {"city": "Bern"},
+}
+# operationId -> a multipart form the operation accepts (made afresh for each call).
+FORMS: dict[str, Callable[[], dict[str, Any]]] = {
+    "document_upload": lambda: {"file": SimpleUploadedFile("note.txt", b"A note.\n")},
+    "document_version_add": lambda: {"file": SimpleUploadedFile("note.txt", b"Version 2.\n")},
 }
 # operationId -> query parameters a list needs, and who sees the foreign mark through it.
 QUERIES: dict[str, dict[str, str]] = {
@@ -103,9 +111,20 @@ def _shown(response: Any) -> str:
 
 
 def _call(api: ApiClient, method: str, path: str, operation_id: str) -> Any:
-    if method == "GET":
-        return api.get(path, **QUERIES.get(operation_id, {}))
-    return api.request(method, path, BODIES.get(operation_id))
+    if operation_id in FORMS:
+        response = api.client.post(_url(path), FORMS[operation_id]())
+    elif method == "GET":
+        response = api.get(path, **QUERIES.get(operation_id, {}))
+    else:
+        response = api.request(method, path, BODIES.get(operation_id))
+    if getattr(response, "streaming", False):  # a download: reading it to the end closes it
+        setattr(response, "body", b"".join(getattr(response, "streaming_content")))  # noqa: B009, B010
+    return response
+
+
+def _text(response: Any) -> str:
+    body = response.body if getattr(response, "streaming", False) else response.content
+    return bytes(body).decode(errors="replace")
 
 
 def test_the_document_has_operations_with_ids() -> None:
@@ -131,7 +150,7 @@ def test_another_customers_object_is_a_404(
         response = _call(caller, method, url, operation_id)
         assert response.status_code == 404, (url, response.status_code, response.content)
         assert response["Content-Type"] == "application/problem+json"
-        assert FOREIGN_MARK not in response.content.decode()
+        assert FOREIGN_MARK not in _text(response)
     assert Notification.objects.get(pk=world.foreign.pk).read_at is None
 
 

@@ -34,6 +34,17 @@ def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]
     ]
 
 
+def test_the_document_has_no_key_twice(client: Client) -> None:
+    import json
+
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _ in pairs]
+        assert len(keys) == len(set(keys)), f"duplicate keys: {keys}"
+        return dict(pairs)
+
+    json.loads(client.get("/api/v1/openapi.json").content, object_pairs_hook=unique)
+
+
 def test_the_document_validates(document: dict[str, Any]) -> None:
     validate(document)  # raises on any violation of the OpenAPI 3.1 schema
     assert document["openapi"].startswith("3.1")

@@ -33,6 +33,8 @@ class World:
     mine: Notification
     foreign: Notification
     staff: User  # with a second factor, so the back office and the API let them in
+    document_id: int  # Acme's
+    foreign_document_id: int  # the other customer's
 
 
 PUBLIC_PAGE = "help-api-basics"
@@ -86,8 +88,26 @@ def build_world(content_dir: Path | None = None) -> World:
 
     staff: User = UserFactory(is_staff=True)
     Authenticator.objects.create(user=staff, type=Authenticator.Type.TOTP, data={})
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from portal.documents.services import document_upload
+
+    document = document_upload(
+        customer=acme,
+        uploaded_by=member,
+        file=SimpleUploadedFile("contract.txt", b"The contract, signed.\n"),
+        title="Contract",
+    )
+    foreign_document = document_upload(
+        customer=other,
+        uploaded_by=stranger,
+        file=SimpleUploadedFile("secret.txt", f"{FOREIGN_MARK} inside\n".encode()),
+        title=f"Plans {FOREIGN_MARK}",
+    )
     return World(
         staff=staff,
+        document_id=document.document_id,
+        foreign_document_id=foreign_document.document_id,
         acme=acme,
         other=other,
         admin=admin,

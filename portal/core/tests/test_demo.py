@@ -8,6 +8,7 @@ from django.test import Client
 from portal.accounts.models import User
 from portal.core.demo import DEFAULT_DEMO_PASSWORD, DEMO_USERS, demo_password, load_demo_data
 from portal.customers.models import Customer, Membership
+from portal.documents.models import Document, DocumentVersion
 
 pytestmark = pytest.mark.django_db
 
@@ -48,10 +49,21 @@ def test_demo_customers_and_roles() -> None:
 
 def test_loading_twice_changes_nothing() -> None:
     assert load_demo_data(password="a-demo-password-1") > 0
-    before = [list(model.objects.order_by("pk").values()) for model in (User, Customer, Membership)]
+    models = (User, Customer, Membership, Document, DocumentVersion)
+    before = [list(model.objects.order_by("pk").values()) for model in models]
     assert load_demo_data(password="a-demo-password-1") == 0
-    after = [list(model.objects.order_by("pk").values()) for model in (User, Customer, Membership)]
+    after = [list(model.objects.order_by("pk").values()) for model in models]
     assert after == before
+
+
+def test_demo_documents_for_acme_and_jane() -> None:
+    load_demo_data(password="a-demo-password-1")
+    titles = {(d.customer.name, d.title, d.source) for d in Document.objects.all()}
+    assert ("Acme Ltd", "Framework contract 2026", "staff") in titles
+    assert ("Acme Ltd", "Meter readings", "customer") in titles
+    assert ("Jane Doe", "Proof of address", "customer") in titles
+    assert ("Jane Doe", "Welcome letter", "staff") in titles
+    assert DocumentVersion.objects.count() == len(titles)
 
 
 def test_a_new_demo_password_is_applied_on_the_next_load() -> None:
