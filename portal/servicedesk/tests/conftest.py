@@ -46,7 +46,7 @@ def world(db: None) -> World:
     member = make_member(acme, Role.MEMBER)
     billing = make_member(acme, Role.BILLING)
     other_admin = make_member(globex, Role.ADMIN)
-    staff = make_staff(first_name="Sam", last_name="Staff")
+    staff = make_staff(first_name="Sam", last_name="Staff", is_superuser=True)
     Authenticator.objects.create(user=staff, type=Authenticator.Type.TOTP, data={"secret": "x"})
     request_type = make_request_type()
     return World(
