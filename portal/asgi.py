@@ -8,9 +8,14 @@ from portal.router import Router
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
+from portal.live.hub import stop_hub  # noqa: E402
+from portal.live.stream import live_app  # noqa: E402
 from portal.wsgi import application as wsgi_application  # noqa: E402
 
 # Threads that run Django's page views in each server process.
 PAGE_THREADS = int(os.environ.get("PORTAL_PAGE_THREADS", "16"))
 
 application = Router(pages=WSGIMiddleware(wsgi_application, workers=PAGE_THREADS))  # type: ignore[arg-type]
+# The live stream is a native ASGI handler: no thread per open connection.
+application.mount("/live/", live_app)
+application.shutdown_hooks.append(stop_hub)

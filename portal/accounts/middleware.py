@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from allauth.mfa.utils import is_mfa_enabled
 from django.conf import settings
@@ -25,6 +26,18 @@ LAST_SEEN_PRECISION = 60
 Middleware = Callable[[HttpRequest], HttpResponse]
 
 
+def session_expired(session: Any, now: int) -> bool:
+    """Whether a signed-in session is past its absolute lifetime or idle limit."""
+    started: int | None = session.get(SESSION_STARTED)
+    if started is None:
+        return False
+    last_seen: int = session.get(SESSION_LAST_SEEN, started)
+    return (
+        now - started > settings.PORTAL_SESSION_MAX_AGE
+        or now - last_seen > settings.PORTAL_SESSION_IDLE_TIMEOUT
+    )
+
+
 class SessionLimitsMiddleware:
     """Ends a signed-in session after an idle period and after an absolute lifetime."""
 
@@ -39,12 +52,9 @@ class SessionLimitsMiddleware:
                 request.session[SESSION_STARTED] = now
                 request.session[SESSION_LAST_SEEN] = now
                 return self.get_response(request)
-            last_seen: int = request.session.get(SESSION_LAST_SEEN, started)
-            if (
-                now - started > settings.PORTAL_SESSION_MAX_AGE
-                or now - last_seen > settings.PORTAL_SESSION_IDLE_TIMEOUT
-            ):
+            if session_expired(request.session, now):
                 return self._end_session(request)
+            last_seen: int = request.session.get(SESSION_LAST_SEEN, started)
             if now - last_seen >= LAST_SEEN_PRECISION:
                 request.session[SESSION_LAST_SEEN] = now
         return self.get_response(request)

@@ -19,10 +19,14 @@ if TYPE_CHECKING:
 
 
 class EventAudience(Protocol):
-    customer_id: int | None
-    permission: str
-    user_id: int | None
-    staff: bool
+    @property
+    def customer_id(self) -> int | None: ...
+    @property
+    def permission(self) -> str: ...
+    @property
+    def user_id(self) -> int | None: ...
+    @property
+    def staff(self) -> bool: ...
 
 
 @dataclass(frozen=True)

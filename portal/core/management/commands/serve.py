@@ -1,5 +1,7 @@
 import os
 import shutil
+import signal
+import subprocess
 import sys
 from typing import Any
 
@@ -19,6 +21,12 @@ class Command(BaseCommand):
             "--workers", type=int, default=int(os.environ.get("PORTAL_WORKERS", "2"))
         )
         parser.add_argument("--no-banner", action="store_true", help="Do not print the sign-ins.")
+        parser.add_argument(
+            "--no-worker",
+            action="store_true",
+            default=os.environ.get("PORTAL_RUN_WORKER", "1") == "0",
+            help="Do not start a background task worker beside the server.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         uvicorn = shutil.which("uvicorn", path=os.path.dirname(sys.executable))
@@ -38,7 +46,26 @@ class Command(BaseCommand):
             "--timeout-graceful-shutdown", "20",
         ]  # fmt: skip
         sys.stdout.flush()
-        os.execv(uvicorn, argv)  # noqa: S606 - replaces this process with the server
+        if options["no_worker"]:
+            os.execv(uvicorn, argv)  # noqa: S606 - replaces this process with the server
+        # E-mail, scans and webhooks run as background tasks: one worker beside the server.
+        worker = subprocess.Popen(  # noqa: S603 - our own interpreter and manage.py
+            [sys.executable, "manage.py", "db_worker", "--no-reload", "--queue-name", "*"]
+        )
+        server = subprocess.Popen(argv)  # noqa: S603 - uvicorn from this environment
+        # Ctrl+C reaches both through the terminal; a TERM to this process is passed on.
+        signal.signal(signal.SIGTERM, lambda *_: server.terminate())
+        try:
+            code = server.wait()
+        except KeyboardInterrupt:
+            code = server.wait()
+        finally:
+            worker.terminate()
+            try:
+                worker.wait(20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        sys.exit(code)
 
     def _banner(self, host: str, port: int) -> None:
         shown_host = f"[{host}]" if ":" in host else host

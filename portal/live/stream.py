@@ -1,0 +1,188 @@
+"""``/live/events``: the Server-Sent Events stream, a lean ASGI handler beside Django.
+
+The browser authenticates once, at connect, with its Django session cookie.
+With ``Last-Event-ID`` (sent by the browser when it reconnects) or
+``?last_event_id=`` (the id the page was rendered at) it first gets what it
+missed from the event table, then what the hub hands it, then a heartbeat
+comment whenever the stream has been quiet for a while.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+from importlib import import_module
+from urllib.parse import parse_qs
+
+from django.conf import settings
+from django.contrib import auth
+from django.http import HttpRequest
+from django.http.cookie import parse_cookie
+
+from portal.router import Receive, Scope, Send
+
+from .audience import Viewer
+from .hub import Event, Stream, get_hub
+
+logger = logging.getLogger(__name__)
+PATH = "/live/events"
+
+
+async def live_app(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["path"] != PATH:
+        await _plain(send, 404, "Not found.")
+        return
+    if scope["method"] != "GET":
+        await _plain(send, 405, "Use GET.", [(b"allow", b"GET")])
+        return
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    try:
+        last_id = _last_event_id(headers, scope.get("query_string", b""))
+    except ValueError:
+        await _plain(send, 400, "Last-Event-ID must be a whole number.")
+        return
+    hub = await get_hub()
+    viewer: Viewer | None = await hub.read(authenticate, headers.get("cookie", ""))
+    if viewer is None:
+        await _plain(send, 401, "Sign in to receive live updates.")
+        return
+    if hub.streams_of(viewer.user_id) >= settings.PORTAL_LIVE_MAX_STREAMS_PER_USER:
+        await _plain(send, 429, "Too many open live streams.", [(b"retry-after", b"30")])
+        return
+
+    stream = hub.register(viewer)
+    watcher = asyncio.create_task(_watch_disconnect(receive, stream))
+    try:
+        await hub.resume()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"text/event-stream; charset=utf-8"),
+                    (b"cache-control", b"no-store"),
+                    (b"x-accel-buffering", b"no"),  # nginx: do not buffer the stream
+                    (b"x-content-type-options", b"nosniff"),
+                ],
+            }
+        )
+        await _body(send, b"retry: 2000\n\n")
+        sent: set[int] = set()
+        if last_id is not None:
+            limit = settings.PORTAL_LIVE_REPLAY_LIMIT
+            missed: list[Event] = await hub.read(_replay, viewer, last_id, limit + 1)
+            if len(missed) > limit:
+                # Too much to replay: the page starts afresh.
+                await _body(send, b"event: reload\ndata: {}\n\n")
+                return
+            for event in missed:
+                await _body(send, event.frame)
+                sent.add(event.id)
+        await _pump(send, stream, sent)
+    except OSError:
+        pass  # the client went away while we wrote
+    finally:
+        hub.unregister(stream)
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        with contextlib.suppress(Exception):
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _pump(send: Send, stream: Stream, sent: set[int]) -> None:
+    heartbeat = settings.PORTAL_LIVE_HEARTBEAT
+    lifetime = settings.PORTAL_LIVE_MAX_STREAM_SECONDS
+    # Spread the reconnects of streams opened together.
+    deadline = time.monotonic() + lifetime * random.uniform(0.9, 1.0)  # noqa: S311 - not security
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        try:
+            event = await asyncio.wait_for(stream.queue.get(), timeout=min(heartbeat, remaining))
+        except TimeoutError:
+            await _body(send, b": heartbeat\n\n")
+            continue
+        if event is None:
+            return
+        if event.id in sent:
+            sent.discard(event.id)  # already replayed
+            continue
+        await _body(send, event.frame)
+
+
+async def _watch_disconnect(receive: Receive, stream: Stream) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            stream.close()
+            return
+
+
+async def _body(send: Send, data: bytes) -> None:
+    await send({"type": "http.response.body", "body": data, "more_body": True})
+
+
+async def _plain(
+    send: Send, status: int, text: str, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    body = json.dumps({"status": status, "detail": text}).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"cache-control", b"no-store"),
+        (b"content-length", str(len(body)).encode()),
+        *(extra or []),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _last_event_id(headers: dict[str, str], query_string: bytes) -> int | None:
+    raw = headers.get("last-event-id")
+    if raw is None:
+        values = parse_qs(query_string.decode("latin-1")).get("last_event_id")
+        raw = values[0] if values else None
+    if raw is None or raw.strip() == "":
+        return None
+    value = int(raw.strip())
+    if value < 0:
+        raise ValueError(raw)
+    return value
+
+
+def authenticate(cookie_header: str) -> Viewer | None:
+    """The viewer behind a Django session cookie, with the same checks as a page."""
+    from portal.accounts.middleware import mfa_required_for, session_expired
+
+    key = parse_cookie(cookie_header).get(settings.SESSION_COOKIE_NAME)
+    if not key:
+        return None
+    engine = import_module(settings.SESSION_ENGINE)
+    request = HttpRequest()
+    request.session = engine.SessionStore(key)
+    user = auth.get_user(request)  # checks the session's password hash too
+    if not user.is_authenticated or not user.is_active:
+        return None
+    if session_expired(request.session, int(time.time())):
+        return None
+    request.user = user
+    if mfa_required_for(request):
+        from allauth.mfa.utils import is_mfa_enabled
+
+        if not is_mfa_enabled(user) and not user.is_staff:
+            return None
+    return Viewer.for_user(user)
+
+
+def _replay(viewer: Viewer, after_id: int, limit: int) -> list[Event]:
+    from .selectors import live_events_after
+
+    return [
+        Event.from_row(row)
+        for row in live_events_after(viewer=viewer, after_id=after_id, limit=limit)
+    ]

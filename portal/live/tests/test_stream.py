@@ -1,0 +1,221 @@
+"""The live stream through the real ASGI server: authorisation, delivery, replay."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import transaction
+from django.test import Client
+
+from portal.accounts.models import User
+from portal.core.tests.factories import UserFactory
+from portal.customers.models import Customer
+from portal.customers.roles import Permission, Role
+from portal.customers.tests.factories import make_customer, make_member
+from portal.live.services import access_changed, live_event_emit
+from tests.server import PortalServer
+from tests.sse import SSEClient
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def cookies_for(user: User) -> dict[str, str]:
+    client = Client()
+    client.force_login(user)
+    name = settings.SESSION_COOKIE_NAME
+    return {name: client.cookies[name].value}
+
+
+def emit(customer: Customer | None = None, **fields: Any) -> int:
+    fields.setdefault("kind", "service_request.updated")
+    fields.setdefault("topic", "service_request:SR-2026-000001")
+    with transaction.atomic():
+        event = live_event_emit(customer=customer, **fields)
+    return event.pk
+
+
+def stream(server: PortalServer, user: User | None, query: str = "", **headers: str) -> SSEClient:
+    return SSEClient(
+        f"{server.url}/live/events{query}",
+        cookies=cookies_for(user) if user is not None else None,
+        **headers,
+    )
+
+
+@pytest.fixture
+def two_customers() -> dict[str, Any]:
+    acme, other = make_customer("Acme Ltd"), make_customer("Other plc")
+    return {
+        "acme": acme,
+        "other": other,
+        "member": make_member(acme, Role.MEMBER),
+        "billing": make_member(acme, Role.BILLING),
+        "stranger": make_member(other, Role.ADMIN),
+    }
+
+
+def test_anonymous_visitors_get_401(portal_server: PortalServer) -> None:
+    with stream(portal_server, None) as client:
+        assert client.status == 401
+        assert b"Sign in" in client.body
+
+
+def test_only_get_is_allowed(portal_server: PortalServer) -> None:
+    import httpx
+
+    response = httpx.post(f"{portal_server.url}/live/events")
+    assert response.status_code == 405
+
+
+def test_an_event_reaches_its_customer_within_a_second_and_no_one_else(
+    portal_server: PortalServer, two_customers: dict[str, Any]
+) -> None:
+    acme = two_customers["acme"]
+    with (
+        stream(portal_server, two_customers["member"]) as member,
+        stream(portal_server, two_customers["stranger"]) as stranger,
+        stream(portal_server, two_customers["billing"]) as billing,
+    ):
+        assert member.status == stranger.status == billing.status == 200
+        started = time.monotonic()
+        event_id = emit(acme, permission=Permission.REQUESTS_VIEW, data={"status": "in_progress"})
+        frame = member.next(timeout=1.0)
+        assert time.monotonic() - started < 1.0
+        assert frame.id == str(event_id)
+        assert frame.json == {
+            "id": event_id,
+            "kind": "service_request.updated",
+            "topic": "service_request:SR-2026-000001",
+            "data": {"status": "in_progress"},
+        }
+        # Another customer's user and a role without the permission get nothing.
+        assert stranger.nothing_within(0.5)
+        assert billing.nothing_within(0.1)
+
+
+def test_personal_and_staff_events_reach_only_their_audience(
+    portal_server: PortalServer, two_customers: dict[str, Any]
+) -> None:
+    member = two_customers["member"]
+    staff = UserFactory(is_staff=True)
+    with (
+        stream(portal_server, member) as mine,
+        stream(portal_server, staff) as staff_stream,
+        stream(portal_server, two_customers["billing"]) as colleague,
+    ):
+        personal = emit(kind="notifications.changed", topic="notifications", user=member)
+        internal = emit(kind="service_request.note", staff=True)
+        assert mine.next().id == str(personal)
+        assert staff_stream.next().id == str(internal)
+        assert mine.nothing_within(0.4)
+        assert colleague.nothing_within(0.1)
+
+
+def test_reconnecting_with_last_event_id_replays_exactly_what_was_missed(
+    portal_server: PortalServer, two_customers: dict[str, Any]
+) -> None:
+    acme, other = two_customers["acme"], two_customers["other"]
+    member = two_customers["member"]
+    with stream(portal_server, member) as first:
+        seen = emit(acme)
+        assert first.next().id == str(seen)
+    # The connection dropped; meanwhile three things happened, one elsewhere.
+    missed = [emit(acme, data={"n": 1}), emit(other), emit(acme, data={"n": 2})]
+    with stream(portal_server, member, **{"Last-Event-ID": str(seen)}) as again:
+        replayed = [again.next(), again.next()]
+        assert [f.id for f in replayed] == [str(missed[0]), str(missed[2])]
+        assert [f.json["data"] for f in replayed] == [{"n": 1}, {"n": 2}]
+        live = emit(acme, data={"n": 3})
+        assert again.next().id == str(live)  # and then it carries on live
+        assert again.nothing_within(0.3)
+
+
+def test_a_page_starts_its_stream_where_it_was_rendered(
+    portal_server: PortalServer, two_customers: dict[str, Any]
+) -> None:
+    acme, member = two_customers["acme"], two_customers["member"]
+    rendered_at = emit(acme)
+    after_render = emit(acme)
+    with stream(portal_server, member, f"?last_event_id={rendered_at}") as client:
+        assert client.next().id == str(after_render)
+        assert client.nothing_within(0.3)
+
+
+def test_a_malformed_last_event_id_is_refused(
+    portal_server: PortalServer, two_customers: dict[str, Any]
+) -> None:
+    with stream(portal_server, two_customers["member"], **{"Last-Event-ID": "abc"}) as client:
+        assert client.status == 400
+
+
+def test_too_much_missed_asks_the_page_to_reload(
+    portal_server: PortalServer, two_customers: dict[str, Any], settings: Any
+) -> None:
+    settings.PORTAL_LIVE_REPLAY_LIMIT = 2
+    acme = two_customers["acme"]
+    start = emit(acme)
+    for _ in range(3):
+        emit(acme)
+    with stream(portal_server, two_customers["member"], f"?last_event_id={start}") as client:
+        assert client.next().event == "reload"
+
+
+def test_a_changed_membership_closes_the_stream_for_a_fresh_start(
+    portal_server: PortalServer, two_customers: dict[str, Any]
+) -> None:
+    member = two_customers["member"]
+    with stream(portal_server, member) as client:
+        with transaction.atomic():
+            access_changed(user=member)
+        assert client.ended.wait(2)
+
+
+def test_quiet_streams_get_heartbeats_and_end_after_their_lifetime(
+    portal_server: PortalServer, two_customers: dict[str, Any], settings: Any
+) -> None:
+    settings.PORTAL_LIVE_HEARTBEAT = 0.2
+    settings.PORTAL_LIVE_MAX_STREAM_SECONDS = 1
+    with stream(portal_server, two_customers["member"]) as client:
+        assert client.ended.wait(3)
+        assert "heartbeat" in client.comments
+
+
+def test_open_streams_per_person_are_limited(
+    portal_server: PortalServer, two_customers: dict[str, Any], settings: Any
+) -> None:
+    settings.PORTAL_LIVE_MAX_STREAMS_PER_USER = 1
+    member = two_customers["member"]
+    with stream(portal_server, member) as first, stream(portal_server, member) as second:
+        assert first.status == 200
+        assert second.status == 429
+
+
+def test_an_expired_session_gets_no_stream(
+    portal_server: PortalServer, two_customers: dict[str, Any]
+) -> None:
+    from importlib import import_module
+
+    from portal.accounts.middleware import SESSION_LAST_SEEN, SESSION_STARTED
+
+    cookies = cookies_for(two_customers["member"])
+    store = import_module(settings.SESSION_ENGINE).SessionStore(
+        cookies[settings.SESSION_COOKIE_NAME]
+    )
+    long_ago = int(time.time()) - settings.PORTAL_SESSION_IDLE_TIMEOUT - 10
+    store[SESSION_STARTED] = store[SESSION_LAST_SEEN] = long_ago
+    store.save()
+    with SSEClient(f"{portal_server.url}/live/events", cookies=cookies) as client:
+        assert client.status == 401
+
+
+def test_a_deactivated_user_gets_no_stream(
+    portal_server: PortalServer, two_customers: dict[str, Any]
+) -> None:
+    member = two_customers["member"]
+    cookies = cookies_for(member)
+    User.objects.filter(pk=member.pk).update(is_active=False)
+    with SSEClient(f"{portal_server.url}/live/events", cookies=cookies) as client:
+        assert client.status == 401

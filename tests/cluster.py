@@ -1,0 +1,105 @@
+"""Several portal server processes sharing one database, as nodes behind a load balancer."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+from tests.server import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Cluster:
+    def __init__(self, *, data_dir: Path, nodes: int = 2, **env: str) -> None:
+        self.env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("PORTAL_", "DATABASE_", "REDIS_", "DJANGO_"))
+        }
+        self.env.update(
+            PORTAL_DATA_DIR=str(data_dir),
+            PORTAL_TASKS_IMMEDIATE="1",
+            PORTAL_LOG_LEVEL="WARNING",
+            PYTHONPATH=str(ROOT),
+            **env,
+        )
+        self.ports = [free_port() for _ in range(nodes)]
+        self.urls = [f"http://127.0.0.1:{port}" for port in self.ports]
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def manage(self, *args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stderr}")
+        return result.stdout
+
+    def python(self, code: str) -> object:
+        """Run ``code`` in a fresh Django process of this cluster; it prints JSON."""
+        return json.loads(self.manage("shell", "--no-imports", "-c", code))
+
+    def __enter__(self) -> Cluster:
+        self.manage("migrate", "--noinput", "-v", "0")
+        for port in self.ports:
+            self.processes.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "uvicorn",
+                        "portal.asgi:application",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                        "--lifespan",
+                        "on",
+                        "--no-access-log",
+                        "--log-level",
+                        "warning",
+                        "--timeout-graceful-shutdown",
+                        "2",
+                    ],
+                    cwd=ROOT,
+                    env=self.env,
+                )  # fmt: skip
+            )
+        for url in self.urls:
+            self._wait_until_ready(url)
+        return self
+
+    def _wait_until_ready(self, url: str) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{url} did not become ready")
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
