@@ -156,6 +156,15 @@ class ServiceRequestAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        context = {
+            "title": _("Service request queue: next deadline first"),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, extra_context=context)
+
     def get_urls(self) -> list[URLPattern]:
         files = path(
             "<path:object_id>/files/<int:attachment_id>/",

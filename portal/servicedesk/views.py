@@ -214,12 +214,17 @@ def detail(request: HttpRequest, reference: str) -> HttpResponse:
             else:
                 messages.success(request, _("Your message has been sent."))
                 return redirect("servicedesk:detail", reference=reference)
+    timeline = selectors.timeline(service_request=service_request)
+    waiting_question = ""
+    if service_request.status == Status.WAITING_FOR_CUSTOMER and timeline:
+        waiting_question = timeline[-1].note
     return render(
         request,
         "servicedesk/detail.html",
         {
             "service_request": service_request,
-            "timeline": selectors.timeline(service_request=service_request),
+            "timeline": timeline,
+            "waiting_question": waiting_question,
             "conversation": selectors.conversation_for_customer(service_request=service_request),
             "form_attachments": selectors.form_attachments(service_request=service_request),
             "may_act": may_act,

@@ -14,7 +14,7 @@ class Status(models.TextChoices):
     SUBMITTED = "submitted", _("Submitted")
     IN_REVIEW = "in_review", _("In review")
     IN_PROGRESS = "in_progress", _("In progress")
-    WAITING_FOR_CUSTOMER = "waiting_for_customer", _("Waiting for you")
+    WAITING_FOR_CUSTOMER = "waiting_for_customer", _("Waiting for customer")
     RESOLVED = "resolved", _("Resolved")
     CLOSED = "closed", _("Closed")
     CANCELLED = "cancelled", _("Cancelled")
