@@ -8,11 +8,12 @@ PY     := $(BIN)/python
 MANAGE := $(PY) manage.py
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck pytest setup clean
+.PHONY: help run test lint typecheck pytest setup messages clean
 
 help:
 	@echo "make run    set up and serve the portal on http://127.0.0.1:8000 (demo data included)"
 	@echo "make test   set up and run ruff, mypy and the whole pytest suite"
+	@echo "make messages  refresh the translation catalogues from the sources and compile them"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +47,28 @@ pytest: $(VENV)/.installed-dev
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# Translations: collect every marked string into portal/locale/<lang>/LC_MESSAGES/django.po
+# (new ones arrive untranslated, gone ones are dropped), then compile the .mo files,
+# which are committed so that `make run` works without GNU gettext. This target needs
+# it (apt-get install gettext). Translate the new entries, then run it again.
+LOCALES := de
+messages: $(VENV)/.installed-base
+	$(MANAGE) makemessages $(addprefix -l ,$(LOCALES)) --no-obsolete --add-location=file \
+		--ignore=.venv --ignore=var --ignore=build --ignore=dist --ignore=tests
+	$(MANAGE) compilemessages $(addprefix -l ,$(LOCALES)) --ignore=.venv --ignore=var
+
+# Load and latency figures into docs/benchmarks.md (needs PostgreSQL, Redis and wrk;
+# installs them with apt-get when run as root and they are missing).
+bench-tools:
+	@command -v wrk >/dev/null && command -v redis-server >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+	  || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk redis-server postgresql)
+
+bench: $(VENV)/.installed-dev bench-tools
+	$(PY) bench/run.py
+
+bench-quick: $(VENV)/.installed-dev bench-tools
+	$(PY) bench/run.py --quick
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -153,10 +153,14 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "allauth.usersessions.middleware.UserSessionsMiddleware",
+    "portal.accounts.middleware.SessionActivityMiddleware",
     "portal.accounts.middleware.RequireMFAMiddleware",
     "portal.core.middleware.PrivatePageCacheMiddleware",
 ]
+
+# Sessions are read from the cache (Redis in production) and written through to
+# the database, so a page view costs no session query.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
@@ -256,7 +260,9 @@ MFA_TOTP_ISSUER = env_str("PORTAL_NAME", "Customer Portal")
 MFA_TOTP_TOLERANCE = 1
 # WebAuthn insists on HTTPS except for localhost; development serves plain HTTP.
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not PRODUCTION
-USERSESSIONS_TRACK_ACTIVITY = True
+# Activity is tracked by portal.accounts.middleware.SessionActivityMiddleware,
+# which writes at most about once a minute per session instead of on every request.
+USERSESSIONS_TRACK_ACTIVITY = False
 USERSESSIONS_ADAPTER = "portal.accounts.adapters.UserSessionsAdapter"
 
 # Every customer user must enrol a second factor (OWASP ASVS 5.0 level 2).
@@ -416,7 +422,11 @@ PORTAL_LIVE_REPLAY_LIMIT = env_int("PORTAL_LIVE_REPLAY_LIMIT", 500)
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("de", "Deutsch")]
-LOCALE_PATHS = [BASE_DIR / "portal" / "locale"]
+LOCALE_PATHS = [
+    BASE_DIR / "portal" / "locale",  # the portal's own strings (make messages)
+    # Formal German for allauth's pages, replacing its "du" forms (written by hand).
+    BASE_DIR / "portal" / "locale_allauth",
+]
 TIME_ZONE = env_str("PORTAL_TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

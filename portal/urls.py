@@ -2,11 +2,12 @@ from allauth.account.decorators import secure_admin_login
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 
 from portal.accounts import views as account_views
 
-admin.site.site_header = "Customer Portal — back office"
-admin.site.site_title = "Customer Portal back office"
+admin.site.site_header = _("Customer Portal — back office")
+admin.site.site_title = _("Customer Portal back office")
 # The back office signs people in through the portal's own sign-in (with its
 # second factor and throttling), never through the admin's plain login form.
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]

@@ -35,6 +35,11 @@ COMPONENTS = {
     "redis": Component(
         "Redis", lambda: shutil.which("redis-server") is not None, "apt-get install -y redis-server"
     ),
+    "gettext": Component(
+        "GNU gettext",
+        lambda: all(shutil.which(tool) for tool in ("xgettext", "msgmerge", "msguniq")),
+        "apt-get install -y gettext",
+    ),
     "clamd": Component(
         "ClamAV daemon",
         lambda: shutil.which("clamd") is not None or Path("/usr/sbin/clamd").exists(),

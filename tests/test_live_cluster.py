@@ -42,7 +42,7 @@ print(json.dumps({"acme": acme.pk, "member": cookie(member), "stranger": cookie(
 """
 
 EMIT = """
-import json
+import json, time
 from django.db import transaction
 from portal.customers.models import Customer
 from portal.customers.roles import Permission
@@ -51,7 +51,7 @@ with transaction.atomic():
     event = live_event_emit(kind="service_request.updated", topic="service_request:SR-1",
                             customer=Customer.objects.get(pk={acme}),
                             permission=Permission.REQUESTS_VIEW, data={{"status": "in_progress"}})
-print(json.dumps(event.pk))
+print(json.dumps({{"id": event.pk, "committed": time.time()}}))
 """
 
 
@@ -92,23 +92,28 @@ def test_a_change_through_one_node_reaches_a_stream_on_the_other(cluster: Cluste
         time.sleep(0.3)  # both streams registered with node B's hub
 
         # A request handled by node A (marking notifications read) ...
-        started = time.monotonic()
         _mark_all_read(node_a, name, info["member"])
         frame = member.next(timeout=2)
         assert frame.json["kind"] == "notifications.changed"
         assert frame.json["data"] == {"unread": 0}
 
-        # ... and a change written by a third process, for the member's customer.
-        started = time.monotonic()
-        event_id = cluster.python(EMIT.format(acme=info["acme"]))
+        # ... and a change written by a third process, for the member's customer,
+        # reaches the stream soon after its commit. The figure is printed, not
+        # judged (make bench measures delivery times); the bound only shows that
+        # the bus woke node B rather than its 5-second safety look at the table.
+        written: Any = cluster.python(EMIT.format(acme=info["acme"]))
         frame = member.next(timeout=2)
+        received = time.time()
+        event_id = written["id"]
         assert frame.id == str(event_id)
-        assert time.monotonic() - started < 1.0 + 1.5  # the writer process starts up too
+        latency = received - written["committed"]
+        print(f"delivery through the {cluster.env['PORTAL_LIVE_BUS']} bus: {latency * 1000:.0f} ms")
+        assert latency < 4.0
         assert stranger.nothing_within(0.5)
 
     # A node-B client that missed something catches up from the table.
-    missed = cluster.python(EMIT.format(acme=info["acme"]))
+    missed: Any = cluster.python(EMIT.format(acme=info["acme"]))
     with SSEClient(
         f"{node_a}/live/events", cookies={name: info["member"]}, **{"Last-Event-ID": str(event_id)}
     ) as again:
-        assert again.next().id == str(missed)
+        assert again.next().id == str(missed["id"])

@@ -51,12 +51,14 @@ class SessionLimitsMiddleware:
             if started is None:
                 request.session[SESSION_STARTED] = now
                 request.session[SESSION_LAST_SEEN] = now
+                request.portal_session_touched = True  # type: ignore[attr-defined]
                 return self.get_response(request)
             if session_expired(request.session, now):
                 return self._end_session(request)
             last_seen: int = request.session.get(SESSION_LAST_SEEN, started)
             if now - last_seen >= LAST_SEEN_PRECISION:
                 request.session[SESSION_LAST_SEEN] = now
+                request.portal_session_touched = True  # type: ignore[attr-defined]
         return self.get_response(request)
 
     @staticmethod
@@ -66,6 +68,29 @@ class SessionLimitsMiddleware:
         audit_record(action=AuditAction.SESSION_EXPIRED, request=request, actor=user)  # type: ignore[arg-type]
         messages.info(request, _("Your session has ended. Please sign in again."))
         return redirect_to_login(request.get_full_path())
+
+
+class SessionActivityMiddleware:
+    """Keeps the "active sessions" list (allauth's user sessions) up to date, cheaply.
+
+    allauth's own middleware writes the session row on every request; this one
+    writes it only when the session's last-seen time moved (about once a
+    minute), so a page view usually costs no write at all.
+    """
+
+    def __init__(self, get_response: Middleware) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if (
+            getattr(request, "portal_session_touched", False)
+            and request.user.is_authenticated
+            and request.session.session_key
+        ):
+            from allauth.usersessions.models import UserSession
+
+            UserSession.objects.create_from_request(request)
+        return self.get_response(request)
 
 
 class UserLanguageMiddleware:

@@ -108,10 +108,12 @@ def visit_factory(
 ) -> Iterator[Any]:
     contexts = []
 
-    def make(viewport: dict[str, int] = DESKTOP) -> Visit:
+    def make(viewport: dict[str, int] = DESKTOP, *, host: str = "127.0.0.1") -> Visit:
+        """A fresh browser context. ``host="localhost"`` reaches the same server under a
+        name that WebAuthn accepts as a relying party id (an IP address is not one)."""
         context = browser.new_context(viewport=viewport)  # type: ignore[arg-type]
         contexts.append(context)
-        return Visit(context.new_page(), portal_server.url)
+        return Visit(context.new_page(), portal_server.url.replace("127.0.0.1", host, 1))
 
     yield make
     for context in contexts:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.db import OperationalError
 from django.test import Client, RequestFactory
@@ -144,3 +146,18 @@ def test_server_error_page_shows_no_traceback(
     assert "Something went wrong" in body
     assert "secret internal detail" not in body
     assert "Traceback" not in body
+
+
+@pytest.mark.django_db
+def test_a_signed_in_page_costs_few_queries_and_no_session_write(
+    client: Client, django_assert_num_queries: Any
+) -> None:
+    from portal.customers.roles import Role
+    from portal.customers.tests.factories import make_customer, make_member
+
+    client.force_login(make_member(make_customer(), Role.ADMIN))
+    client.get("/dashboard/")  # the first view of a session records it
+    # The session comes from the cache; user, memberships, the live stream's
+    # starting point and the unread count from the database.
+    with django_assert_num_queries(4):
+        assert client.get("/dashboard/").status_code == 200

@@ -1,3 +1,4 @@
+import ipaddress
 import os
 import shutil
 import signal
@@ -9,6 +10,14 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from portal.core.demo import DEFAULT_DEMO_PASSWORD, DEMO_USERS, demo_password
+
+
+def _is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 class Command(BaseCommand):
@@ -83,6 +92,10 @@ class Command(BaseCommand):
         if not settings.PRODUCTION:
             lines += [f"  Demo sign-ins (password: {password} — {source}):"]
             lines += [f"    {user.email:<24} {user.description}" for user in DEMO_USERS]
-            lines += [f"  E-mails are written to {settings.EMAIL_FILE_PATH}", ""]
+            lines += [f"  E-mails are written to {settings.EMAIL_FILE_PATH}"]
+            if _is_ip_address(host):
+                # WebAuthn refuses an IP address as the site's identity.
+                lines += [f"  Passkeys need a host name: try them on http://localhost:{port}/"]
+            lines += [""]
         lines += ["  Press Ctrl+C to stop.", ""]
         self.stdout.write("\n".join(lines))
