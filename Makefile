@@ -8,7 +8,7 @@ PY     := $(BIN)/python
 MANAGE := $(PY) manage.py
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck pytest setup messages clean
+.PHONY: help run test lint typecheck content-check pytest setup messages clean bench bench-quick bench-tools
 
 help:
 	@echo "make run    set up and serve the portal on http://127.0.0.1:8000 (demo data included)"
@@ -32,6 +32,7 @@ setup: $(VENV)/.installed-base
 
 run: $(VENV)/.installed-base
 	$(MANAGE) migrate --noinput
+	$(MANAGE) content sync
 	$(MANAGE) load_demo
 	$(MANAGE) collectstatic --noinput --verbosity 0
 	$(MANAGE) serve
@@ -43,10 +44,14 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy portal tests
 
+# The shipped content pages: exit code 1 if a file would be skipped.
+content-check: $(VENV)/.installed-base
+	$(MANAGE) content check
+
 pytest: $(VENV)/.installed-dev
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test: lint typecheck pytest
+test: lint typecheck content-check pytest
 
 # Translations: collect every marked string into portal/locale/<lang>/LC_MESSAGES/django.po
 # (new ones arrive untranslated, gone ones are dropped), then compile the .mo files,

@@ -136,6 +136,7 @@ INSTALLED_APPS = [
     "portal.servicedesk",
     "django_tasks",
     "django_tasks_db",
+    "portal.content",
 ]
 
 MIDDLEWARE = [
@@ -452,3 +453,14 @@ LOGGING = {
 # --- The portal ----------------------------------------------------------------
 
 PORTAL_NAME = env_str("PORTAL_NAME", "Customer Portal")
+
+
+# --- Content pages (Markdown with front matter) ---------------------------------
+
+# The .md files are the source; `manage.py content sync` loads them into the
+# database index the pages and the search read from.
+PORTAL_CONTENT_DIR = Path(env_str("PORTAL_CONTENT_DIR") or BASE_DIR / "content").resolve()
+# Re-sync when the files change (compares their sizes and modification times,
+# at most once per interval per process), so edits show without a restart.
+PORTAL_CONTENT_AUTOSYNC = env_bool("PORTAL_CONTENT_AUTOSYNC", True)
+PORTAL_CONTENT_CHECK_INTERVAL = env_int("PORTAL_CONTENT_CHECK_INTERVAL", 60 if PRODUCTION else 2)

@@ -20,6 +20,7 @@ urlpatterns = [
     path("customer/", include("portal.customers.urls")),
     path("notifications/", include("portal.live.urls")),
     path("requests/", include("portal.servicedesk.urls")),
+    path("pages/", include("portal.content.urls")),
     path("i18n/setlang/", account_views.set_language, name="set_language"),
     path("backoffice/", admin.site.urls),
 ]

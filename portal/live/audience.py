@@ -7,8 +7,10 @@ asking user's grants, read once from their memberships.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from functools import cache
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.db.models import Q
 
@@ -16,6 +18,13 @@ from portal.customers.roles import ROLE_PERMISSIONS, Role
 
 if TYPE_CHECKING:
     from portal.accounts.models import User
+    from portal.customers.models import Membership
+
+
+@cache
+def _role_grants(role: str) -> frozenset[str]:
+    # One shared set per role, not one per connection.
+    return frozenset(p.value for p in ROLE_PERMISSIONS[Role(role)])
 
 
 class EventAudience(Protocol):
@@ -41,10 +50,11 @@ class Viewer:
     def for_user(cls, user: User) -> Viewer:
         from portal.customers.selectors import memberships_for_user
 
-        grants = {
-            m.customer_id: frozenset(p.value for p in ROLE_PERMISSIONS[Role(m.role)])
-            for m in memberships_for_user(user=user)
-        }
+        return cls.from_memberships(user, memberships_for_user(user=user))
+
+    @classmethod
+    def from_memberships(cls, user: Any, memberships: Iterable[Membership]) -> Viewer:
+        grants = {m.customer_id: _role_grants(m.role) for m in memberships}
         return cls(user_id=user.pk, is_staff=user.is_staff, grants=grants)
 
     def may_see(self, event: EventAudience) -> bool:

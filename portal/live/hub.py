@@ -63,33 +63,74 @@ class Event:
 
 
 class Stream:
-    """One open connection's mailbox."""
+    """One open connection's mailbox.
+
+    Kept small on purpose (10,000 of them per process): a list only while
+    events wait, and a future only while the connection waits for them.
+    """
+
+    __slots__ = ("viewer", "pending", "waiter", "closed")
 
     def __init__(self, viewer: Viewer) -> None:
         self.viewer = viewer
-        self.queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        self.pending: list[Event] | None = None
+        self.waiter: asyncio.Future[None] | None = None
         self.closed = False
 
     def push(self, event: Event) -> None:
         if self.closed:
             return
-        if self.queue.qsize() >= MAX_QUEUED:
+        if self.pending is None:
+            self.pending = [event]
+        elif len(self.pending) >= MAX_QUEUED:
             self.close()
             return
-        self.queue.put_nowait(event)
+        else:
+            self.pending.append(event)
+        self._wake()
 
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            self.queue.put_nowait(None)
+            self._wake()
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def take(self) -> list[Event]:
+        """The events waiting for this connection, oldest first."""
+        pending, self.pending = self.pending, None
+        return pending or []
+
+    async def wait(self, timeout: float) -> bool:
+        """Wait until an event arrives or the stream closes; False on timeout."""
+        if self.pending or self.closed:
+            return True
+        self.waiter = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait_for(self.waiter, timeout)
+        except TimeoutError:
+            return False
+        finally:
+            self.waiter = None
+        return True
 
 
 def _db_job(function: Any, *args: Any) -> Any:
-    """Run a database read on an executor thread and hand its connection back."""
+    """Run a database read on an executor thread, then hand a pooled connection back.
+
+    A PostgreSQL connection goes back to the pool for the page threads; an
+    SQLite one stays with the thread, since opening it again costs more than
+    the query.
+    """
     try:
         return function(*args)
     finally:
-        connections.close_all()
+        for connection in connections.all(initialized_only=True):
+            if connection.vendor != "sqlite":
+                connection.close()
 
 
 class Hub:

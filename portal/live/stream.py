@@ -39,14 +39,14 @@ async def live_app(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["method"] != "GET":
         await _plain(send, 405, "Use GET.", [(b"allow", b"GET")])
         return
-    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
     try:
-        last_id = _last_event_id(headers, scope.get("query_string", b""))
+        last_id, cookie = _request_details(scope)
     except ValueError:
         await _plain(send, 400, "Last-Event-ID must be a whole number.")
         return
     hub = await get_hub()
-    viewer: Viewer | None = await hub.read(authenticate, headers.get("cookie", ""))
+    viewer: Viewer | None = await hub.read(authenticate, cookie)
+    del cookie
     if viewer is None:
         await _plain(send, 401, "Sign in to receive live updates.")
         return
@@ -71,7 +71,7 @@ async def live_app(scope: Scope, receive: Receive, send: Send) -> None:
             }
         )
         await _body(send, b"retry: 2000\n\n")
-        sent: set[int] = set()
+        sent: set[int] | None = None
         if last_id is not None:
             limit = settings.PORTAL_LIVE_REPLAY_LIMIT
             missed: list[Event] = await hub.read(_replay, viewer, last_id, limit + 1)
@@ -81,7 +81,8 @@ async def live_app(scope: Scope, receive: Receive, send: Send) -> None:
                 return
             for event in missed:
                 await _body(send, event.frame)
-                sent.add(event.id)
+            sent = {event.id for event in missed} or None
+            del missed
         await _pump(send, stream, sent)
     except OSError:
         pass  # the client went away while we wrote
@@ -94,7 +95,7 @@ async def live_app(scope: Scope, receive: Receive, send: Send) -> None:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-async def _pump(send: Send, stream: Stream, sent: set[int]) -> None:
+async def _pump(send: Send, stream: Stream, sent: set[int] | None) -> None:
     heartbeat = settings.PORTAL_LIVE_HEARTBEAT
     lifetime = settings.PORTAL_LIVE_MAX_STREAM_SECONDS
     # Spread the reconnects of streams opened together.
@@ -103,17 +104,16 @@ async def _pump(send: Send, stream: Stream, sent: set[int]) -> None:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return
-        try:
-            event = await asyncio.wait_for(stream.queue.get(), timeout=min(heartbeat, remaining))
-        except TimeoutError:
+        if not await stream.wait(min(heartbeat, remaining)):
             await _body(send, b": heartbeat\n\n")
             continue
-        if event is None:
+        events = stream.take()
+        if sent:
+            events = [event for event in events if event.id not in sent]  # already replayed
+        if events:
+            await _body(send, b"".join(event.frame for event in events))
+        if stream.closed:
             return
-        if event.id in sent:
-            sent.discard(event.id)  # already replayed
-            continue
-        await _body(send, event.frame)
 
 
 async def _watch_disconnect(receive: Receive, stream: Stream) -> None:
@@ -142,22 +142,30 @@ async def _plain(
     await send({"type": "http.response.body", "body": body})
 
 
-def _last_event_id(headers: dict[str, str], query_string: bytes) -> int | None:
-    raw = headers.get("last-event-id")
+def _request_details(scope: Scope) -> tuple[int | None, str]:
+    """The event id to replay after (header, else query) and the Cookie header."""
+    raw: str | None = None
+    cookie = ""
+    for name, value in scope["headers"]:
+        if name == b"last-event-id":
+            raw = value.decode("latin-1")
+        elif name == b"cookie":
+            cookie = value.decode("latin-1")
     if raw is None:
-        values = parse_qs(query_string.decode("latin-1")).get("last_event_id")
+        values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("last_event_id")
         raw = values[0] if values else None
     if raw is None or raw.strip() == "":
-        return None
+        return None, cookie
     value = int(raw.strip())
     if value < 0:
         raise ValueError(raw)
-    return value
+    return value, cookie
 
 
 def authenticate(cookie_header: str) -> Viewer | None:
     """The viewer behind a Django session cookie, with the same checks as a page."""
     from portal.accounts.middleware import mfa_required_for, session_expired
+    from portal.customers.access import user_memberships
 
     key = parse_cookie(cookie_header).get(settings.SESSION_COOKIE_NAME)
     if not key:
@@ -176,7 +184,8 @@ def authenticate(cookie_header: str) -> Viewer | None:
 
         if not is_mfa_enabled(user) and not user.is_staff:
             return None
-    return Viewer.for_user(user)
+    # The memberships mfa_required_for loaded for this request: no second query.
+    return Viewer.from_memberships(user, user_memberships(request))
 
 
 def _replay(viewer: Viewer, after_id: int, limit: int) -> list[Event]:

@@ -21,11 +21,8 @@ def event(event_id: int, **audience: object) -> Event:
 
 
 def drain(stream: hub_module.Stream) -> list[int]:
-    ids = []
-    while not stream.queue.empty():
-        item = stream.queue.get_nowait()
-        ids.append(item.id if item is not None else -1)
-    return ids
+    """The ids waiting for ``stream``, then -1 if it was closed."""
+    return [event.id for event in stream.take()] + ([-1] if stream.closed else [])
 
 
 @pytest.fixture
