@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from allauth.mfa.models import Authenticator
+from django.utils import translation
 
 from portal.accounts.models import User
 from portal.core.tests.factories import UserFactory
@@ -21,6 +23,13 @@ from .factories import make_request, make_request_type, make_staff
 def _media_in_tmp(settings: Any, tmp_path: Path) -> None:
     """Uploaded files go to a fresh folder per test."""
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    """Messages are asserted in English, whatever language an earlier test left active."""
+    with translation.override("en"):
+        yield
 
 
 @dataclass
