@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.conf import settings
@@ -12,6 +12,9 @@ from django.core.management import call_command
 
 from tests.components import COMPONENTS, missing_in_run
 from tests.server import PortalServer
+
+if TYPE_CHECKING:
+    from tests.oidc_provider import LocalOIDCProvider
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -54,6 +57,49 @@ def portal_server(django_db_setup: Any) -> Iterator[PortalServer]:
     """
     with PortalServer() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def oidc_provider() -> Iterator[LocalOIDCProvider]:
+    """A real OpenID Connect provider (oidc-provider-mock) on a free loopback port."""
+    from tests.oidc_provider import LocalOIDCProvider
+
+    with LocalOIDCProvider() as provider:
+        yield provider
+
+
+@pytest.fixture
+def oidc(settings: Any, oidc_provider: LocalOIDCProvider) -> LocalOIDCProvider:
+    """The local provider, configured as the portal's only identity provider."""
+    from portal.accounts.oidc.config import (
+        CustomerGrant,
+        ProviderConfig,
+        form_action_origins,
+        socialaccount_providers,
+    )
+    from tests.oidc_provider import TEST_IDP_CUSTOMER, TEST_IDP_ID
+
+    oidc_provider.reset()
+    provider = ProviderConfig(
+        id=TEST_IDP_ID,
+        name="Test IdP",
+        issuer=oidc_provider.url,
+        client_id="portal-test",
+        client_secret="portal-test-secret",  # noqa: S106 - the test provider takes any
+        customer_claim="groups",
+        customer_map={
+            "acme-staff": CustomerGrant(customer=TEST_IDP_CUSTOMER, role="member"),
+            "acme-admins": CustomerGrant(customer=TEST_IDP_CUSTOMER, role="admin"),
+        },
+    )
+    settings.PORTAL_OIDC_PROVIDERS = [provider]
+    settings.SOCIALACCOUNT_PROVIDERS = socialaccount_providers([provider])
+    policy = dict(settings.CONTENT_SECURITY_POLICY)
+    directives = dict(policy["DIRECTIVES"])
+    directives["form-action"] = [*directives["form-action"], *form_action_origins([provider])]
+    policy["DIRECTIVES"] = directives
+    settings.CONTENT_SECURITY_POLICY = policy
+    return oidc_provider
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -16,6 +16,12 @@ import dj_database_url
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from portal.accounts.oidc.config import (
+    form_action_origins,
+    parse_providers,
+    socialaccount_providers,
+)
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -129,6 +135,8 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "allauth.usersessions",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
     "portal.core",
     "portal.accounts",
     "portal.customers",
@@ -204,11 +212,15 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["TEST"] = {"NAME": str(DATA_DIR / "test-portal.sqlite3")}
 elif _db["ENGINE"] == "django.db.backends.postgresql":
     _db["CONN_MAX_AGE"] = 0
+    # A connection is checked as it leaves the pool, so the portal recovers by
+    # itself when the database comes back after an outage.
+    _db["CONN_HEALTH_CHECKS"] = True
     _db["OPTIONS"] = {
         "pool": {
             "min_size": env_int("PORTAL_DB_POOL_MIN", 1),
             "max_size": env_int("PORTAL_DB_POOL_MAX", 10),
-            "timeout": 10,
+            # How long a request waits for a connection before it answers 503.
+            "timeout": env_int("PORTAL_DB_POOL_TIMEOUT", 5),
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -266,6 +278,23 @@ MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not PRODUCTION
 USERSESSIONS_TRACK_ACTIVITY = False
 USERSESSIONS_ADAPTER = "portal.accounts.adapters.UserSessionsAdapter"
 
+# Sign-in through the organisation's identity providers (OpenID Connect), all
+# configured by PORTAL_OIDC_PROVIDERS; nothing is kept in the database.
+PORTAL_OIDC_PROVIDERS = parse_providers(env_str("PORTAL_OIDC_PROVIDERS"), production=PRODUCTION)
+SOCIALACCOUNT_PROVIDERS = socialaccount_providers(PORTAL_OIDC_PROVIDERS)
+SOCIALACCOUNT_ADAPTER = "portal.accounts.adapters.SocialAccountAdapter"
+# A first provider sign-in joins an existing account only when the provider
+# asserts email_verified and the address is verified here (the adapter checks
+# both); then the provider is linked to that account for next time.
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_EMAIL_REQUIRED = True
+SOCIALACCOUNT_AUTO_SIGNUP = True
+# Starting a provider sign-in takes a POST (with the CSRF token), never a GET.
+SOCIALACCOUNT_LOGIN_ON_GET = False
+# The provider's access and refresh tokens are not needed after sign-in.
+SOCIALACCOUNT_STORE_TOKENS = False
+
 # Every customer user must enrol a second factor (OWASP ASVS 5.0 level 2).
 # A customer admin can also require it for their own organisation.
 PORTAL_REQUIRE_MFA = env_bool("PORTAL_REQUIRE_MFA", False)
@@ -317,7 +346,9 @@ CONTENT_SECURITY_POLICY = {
         "img-src": [SELF, "data:"],
         "font-src": [SELF],
         "connect-src": [SELF],
-        "form-action": [SELF],
+        # "Sign in with ..." and "Sign out" answer with a redirect to the
+        # identity provider, which form-action covers too.
+        "form-action": [SELF, *form_action_origins(PORTAL_OIDC_PROVIDERS)],
         "frame-ancestors": [NONE],
         "object-src": [NONE],
         "base-uri": [NONE],

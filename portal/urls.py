@@ -12,7 +12,8 @@ admin.site.site_title = _("Customer Portal back office")
 # second factor and throttling), never through the admin's plain login form.
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 
-# Error pages are the templates 400.html, 403.html, 404.html and 500.html.
+# Error pages are the templates 400.html, 403.html, 404.html, 500.html and 503.html.
+handler500 = "portal.core.views.server_error"
 urlpatterns = [
     path("", include("portal.core.urls")),
     path("accounts/", include("portal.accounts.urls")),

@@ -127,6 +127,21 @@ def mfa_required_for(request: HttpRequest) -> bool:
     return any(m.customer.require_mfa for m in user_memberships(request))
 
 
+def second_factor_present(request: HttpRequest) -> bool:
+    """A second factor enrolled here, or, for customer users, one the identity provider used.
+
+    A provider sign-in counts as two-factor only when its ID token's ``amr``
+    names ``mfa``; staff always need the portal's own second factor for the
+    back office.
+    """
+    from portal.accounts.oidc.session import provider_asserted_mfa
+
+    user = request.user
+    if is_mfa_enabled(user):
+        return True
+    return not user.is_staff and provider_asserted_mfa(request)
+
+
 class RequireMFAMiddleware:
     """Sends people who must use a second factor, and have none, to set one up.
 
@@ -144,7 +159,7 @@ class RequireMFAMiddleware:
             and not request.path.startswith(MFA_EXEMPT_PREFIXES)
             and (not user.is_staff or request.path.startswith("/backoffice/"))
             and mfa_required_for(request)
-            and not is_mfa_enabled(user)
+            and not second_factor_present(request)
         ):
             if user.is_staff:
                 text = _("Staff must set up two-factor authentication to use the back office.")

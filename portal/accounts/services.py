@@ -6,6 +6,7 @@ from typing import Any
 
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
+from allauth.socialaccount.models import SocialAccount
 from allauth.usersessions.models import UserSession
 from django.contrib.auth.hashers import make_password
 from django.contrib.sessions.models import Session
@@ -145,6 +146,10 @@ def account_export(*, user: User, request: HttpRequest | None = None) -> dict[st
             kind: {"email": email, "in_app": in_app}
             for kind, _label, email, in_app in notification_preferences(user=user)
         },
+        "identity_providers": [
+            {"provider": a.provider, "subject": a.uid, "linked_at": a.date_joined.isoformat()}
+            for a in SocialAccount.objects.filter(user=user).order_by("date_joined")
+        ],
         "two_factor_methods": [
             {"type": a.type, "created_at": a.created_at.isoformat()}
             for a in Authenticator.objects.filter(user=user).order_by("created_at")
@@ -213,6 +218,9 @@ def account_delete(*, user: User, password: str, request: HttpRequest | None = N
     Session.objects.filter(session_key__in=session_keys).delete()
     UserSession.objects.filter(user=user).delete()
     Authenticator.objects.filter(user=user).delete()
+    # The provider's subject identifies the person; without the link a later
+    # provider sign-in starts a new account instead of reaching this closed one.
+    SocialAccount.objects.filter(user=user).delete()
     EmailAddress.objects.filter(user=user).delete()
     NotificationPreference.objects.filter(user=user).delete()
     Membership.objects.filter(user=user).delete()

@@ -9,7 +9,9 @@ import time
 from typing import Any
 
 from allauth.account import signals as account_signals
+from allauth.account.authentication import get_authentication_records
 from allauth.mfa import signals as mfa_signals
+from allauth.socialaccount import signals as social_signals
 from django.contrib.auth import get_user_model
 from django.contrib.auth import signals as auth_signals
 from django.dispatch import receiver
@@ -27,7 +29,20 @@ def _signed_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: An
         now = int(time.time())
         request.session[SESSION_STARTED] = now
         request.session[SESSION_LAST_SEEN] = now
-    audit_record(action=AuditAction.SIGN_IN, request=request, actor=user)
+    audit_record(action=AuditAction.SIGN_IN, request=request, actor=user, data=_how(request, user))
+
+
+def _how(request: HttpRequest | None, user: Any) -> dict[str, Any]:
+    """How this sign-in began, from allauth's record of the session's steps."""
+    if request is None or not hasattr(request, "session"):
+        return {}
+    for record in reversed(get_authentication_records(request, user)):
+        if record.get("method") == "mfa":
+            continue  # the second step; the first one says how
+        if record.get("method") == "socialaccount":
+            return {"method": "provider", "provider": record.get("provider", "")}
+        return {"method": record.get("method", "")}
+    return {}
 
 
 @receiver(auth_signals.user_logged_out)
@@ -97,3 +112,23 @@ def _mfa_reset(sender: Any, request: HttpRequest, user: Any, authenticator: Any,
 @receiver(mfa_signals.authentication_failed)
 def _mfa_failed(sender: Any, request: HttpRequest, user: Any, **kw: Any) -> None:
     audit_record(action=AuditAction.MFA_FAILED, request=request, actor=None, subject_user=user)
+
+
+@receiver(social_signals.social_account_added)
+def _provider_linked(sender: Any, request: HttpRequest, sociallogin: Any, **kw: Any) -> None:
+    audit_record(
+        action=AuditAction.PROVIDER_LINKED,
+        request=request,
+        actor=sociallogin.user,
+        data={"provider": sociallogin.account.provider},
+    )
+
+
+@receiver(social_signals.social_account_removed)
+def _provider_unlinked(sender: Any, request: HttpRequest, socialaccount: Any, **kw: Any) -> None:
+    audit_record(
+        action=AuditAction.PROVIDER_UNLINKED,
+        request=request,
+        actor=socialaccount.user,
+        data={"provider": socialaccount.provider},
+    )

@@ -24,12 +24,18 @@ class AuditAction(models.TextChoices):
     PROFILE_UPDATED = "account.profile_updated", _("Profile updated")
     DATA_EXPORTED = "account.data_exported", _("Personal data downloaded")
     ACCOUNT_DELETED = "account.deleted", _("Account deleted")
+    PROVIDER_LINKED = "account.provider_linked", _("Identity provider linked")
+    PROVIDER_UNLINKED = "account.provider_unlinked", _("Identity provider unlinked")
     INVITATION_SENT = "customer.invitation_sent", _("Invitation sent")
     INVITATION_ACCEPTED = "customer.invitation_accepted", _("Invitation accepted")
     INVITATION_REVOKED = "customer.invitation_revoked", _("Invitation withdrawn")
     ROLE_CHANGED = "customer.role_changed", _("Role changed")
     MEMBER_REMOVED = "customer.member_removed", _("Member removed")
     MFA_POLICY_CHANGED = "customer.mfa_policy_changed", _("Two-factor policy changed")
+    MEMBER_ADDED_BY_PROVIDER = (
+        "customer.member_added_by_provider",
+        _("Member added by the identity provider"),
+    )
 
 
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):

@@ -160,6 +160,39 @@ def invitation_accept(*, token: str, user: User, request: HttpRequest | None = N
 
 
 @transaction.atomic
+def membership_grant_from_provider(
+    *,
+    user: User,
+    customer_number: str,
+    role: str,
+    provider_id: str,
+    claim_value: str,
+    request: HttpRequest | None = None,
+) -> Membership | None:
+    """Make ``user`` a member because their identity provider says so.
+
+    Returns the membership, or None when no customer has that number. An
+    existing membership is left as it is: roles are then managed here.
+    """
+    customer = Customer.objects.filter(number=customer_number).first()
+    if customer is None:
+        return None
+    membership, created = Membership.objects.get_or_create(
+        user=user, customer=customer, defaults={"role": Role(role)}
+    )
+    if created:
+        audit_record(
+            action=AuditAction.MEMBER_ADDED_BY_PROVIDER,
+            request=request,
+            actor=None,
+            subject_user=user,
+            customer=customer,
+            data={"role": membership.role, "provider": provider_id, "claim_value": claim_value},
+        )
+    return membership
+
+
+@transaction.atomic
 def invitation_revoke(
     *, invitation: Invitation, actor: User, request: HttpRequest | None = None
 ) -> None:
