@@ -143,6 +143,7 @@ INSTALLED_APPS = [
     "portal.customers",
     "portal.live",
     "portal.documents",
+    "portal.servicedesk",
     "django_tasks",
     "django_tasks_db",
     "portal.content",
@@ -308,6 +309,14 @@ PORTAL_SESSION_IDLE_TIMEOUT = env_int("PORTAL_SESSION_IDLE_TIMEOUT", 3600)
 PORTAL_SESSION_MAX_AGE = env_int("PORTAL_SESSION_MAX_AGE", 86400)
 SESSION_COOKIE_AGE = PORTAL_SESSION_MAX_AGE
 PORTAL_INVITATION_DAYS = env_int("PORTAL_INVITATION_DAYS", 7)
+
+
+# --- Service requests --------------------------------------------------------------
+
+# A customer may reopen a resolved request for this many days after its resolution.
+PORTAL_REOPEN_DAYS = env_int("PORTAL_REOPEN_DAYS", 14)
+# The largest file a customer or staff may attach to a request or comment.
+PORTAL_REQUEST_ATTACHMENT_MAX_MB = env_int("PORTAL_REQUEST_ATTACHMENT_MAX_MB", 10)
 
 
 # --- Sessions, cookies and security headers ----------------------------------

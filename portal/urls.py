@@ -20,6 +20,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("customer/", include("portal.customers.urls")),
     path("notifications/", include("portal.live.urls")),
+    path("requests/", include("portal.servicedesk.urls")),
     path("pages/", include("portal.content.urls")),
     path("documents/", include("portal.documents.urls")),
     path("i18n/setlang/", account_views.set_language, name="set_language"),

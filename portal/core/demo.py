@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from portal.accounts.models import User
 from portal.accounts.services import user_ensure
 from portal.customers.models import Customer, CustomerKind, Membership
 from portal.customers.roles import Role
@@ -86,5 +87,10 @@ def load_demo_data(*, password: str) -> int:
                 user=user, customer=customers[demo.customer], defaults={"role": demo.role}
             )
             changed += int(created)
+    from portal.servicedesk.demo import load_servicedesk_demo
+
+    changed += load_servicedesk_demo(
+        customers=customers, staff=User.objects.get(email="staff@portal.example")
+    )
     changed += load_demo_documents()
     return changed
