@@ -6,7 +6,8 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
@@ -104,8 +105,11 @@ def process(
     return TemplateResponse(request, "admin/servicedesk/servicerequest/process.html", context)
 
 
-def attachment(*, service_request: ServiceRequest, attachment_id: int) -> FileResponse:
+def attachment(*, service_request: ServiceRequest, attachment_id: int) -> HttpResponseBase:
     found = Attachment.objects.filter(service_request=service_request, pk=attachment_id).first()
     if found is None:
         raise Http404("No such file.")
+    if found.document_version_id is not None:
+        # The documents back office serves it: scan status and audit apply.
+        return redirect("admin:documents_version_download", found.document_version_id)
     return attachment_response(found)

@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from portal.accounts.models import User
@@ -101,6 +102,14 @@ class ServiceRequestForm(forms.Form):
     def __init__(self, *args: Any, request_type: RequestType, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.request_type = request_type
+        # Help articles matching the summary are suggested as it is typed
+        # (portal/content's help-suggest.js; an answer may save a request).
+        self.fields["title"].widget.attrs.update(
+            {
+                "data-help-suggest": reverse("content:suggest"),
+                "data-help-suggest-target": "title-help",
+            }
+        )
         self.definitions = list(request_type.fields.all())
         for definition in self.definitions:
             self.fields[definition.name] = _form_field(definition)

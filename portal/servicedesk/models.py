@@ -343,7 +343,17 @@ class Attachment(models.Model):
         Comment, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments"
     )
     field_name = models.CharField(max_length=40, blank=True)
-    file = models.FileField(upload_to=attachment_path, max_length=200)
+    # Files the customer may see go through the documents pipeline (type check,
+    # virus scan, audited download) and appear in the customer's library;
+    # files of internal notes stay here, for staff only.
+    document_version = models.ForeignKey(
+        "documents.DocumentVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="service_request_attachments",
+    )
+    file = models.FileField(upload_to=attachment_path, max_length=200, blank=True)
     original_name = models.CharField(_("file name"), max_length=200)
     size = models.PositiveBigIntegerField(_("size"))
     content_type = models.CharField(max_length=100, blank=True)

@@ -26,6 +26,8 @@ from portal.accounts.models import NotificationKind, User
 from portal.core.tasks import send_email_on_commit
 from portal.customers.models import Customer, Membership
 from portal.customers.roles import ROLE_PERMISSIONS, Permission
+from portal.documents.models import Source as DocumentSource
+from portal.documents.services import document_upload
 from portal.live.services import live_event_emit, notification_send
 
 from .models import (
@@ -77,8 +79,9 @@ def attachment_store(
 ) -> Attachment:
     """Keep one uploaded file with a request.
 
-    The one place files enter the service desk: the documents work will route
-    them through its scanning and storage pipeline here.
+    The one place files enter the service desk. Files the customer may see
+    become documents of the request's customer (see ``Attachment``); the
+    documents pipeline refuses what it must with a ``ValidationError``.
     """
     limit = settings.PORTAL_REQUEST_ATTACHMENT_MAX_MB * 1024 * 1024
     size = upload.size or 0
@@ -98,7 +101,21 @@ def attachment_store(
         content_type=(upload.content_type or "")[:100],
         uploaded_by=uploaded_by,
     )
-    attachment.file.save(original, upload, save=False)
+    if comment is not None and comment.internal:
+        attachment.file.save(original, upload, save=False)
+    else:
+        # Checked by content, scanned, stored and downloaded like any document.
+        version = document_upload(
+            customer=service_request.customer,
+            uploaded_by=uploaded_by,
+            file=upload,
+            title=original,
+            request_reference=service_request.reference,
+            source=DocumentSource.STAFF if uploaded_by.is_staff else DocumentSource.CUSTOMER,
+        )
+        attachment.document_version = version
+        attachment.original_name = version.file_name[:200]
+        attachment.content_type = version.content_type[:100]
     attachment.save()
     return attachment
 

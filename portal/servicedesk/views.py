@@ -8,7 +8,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -292,8 +293,12 @@ def rate(request: HttpRequest, reference: str) -> HttpResponse:
 
 @login_required
 @require_safe
-def attachment(request: HttpRequest, reference: str, attachment_id: int) -> FileResponse:
+def attachment(request: HttpRequest, reference: str, attachment_id: int) -> HttpResponseBase:
     found = selectors.attachment_get_for_user(
         user=signed_in_user(request), reference=reference, attachment_id=attachment_id
     )
+    version = found.document_version
+    if version is not None:
+        # The documents download: its scan status, audit and headers apply.
+        return redirect("documents:download", version.document_id, version.number)
     return attachment_response(found)

@@ -13,6 +13,7 @@ from django.db import transaction
 from portal.core.tests.factories import TEST_PASSWORD, UserFactory
 from portal.customers.roles import Role
 from portal.customers.tests.factories import make_customer, make_member
+from portal.documents.tests import samples
 from portal.servicedesk import services
 from portal.servicedesk.models import FieldDefinition, FieldKind, ServiceRequest
 from portal.servicedesk.tests.factories import make_request_type
@@ -104,7 +105,7 @@ def test_submit_then_staff_progress_and_reply_arrive_live(visit_factory: Any) ->
     page.get_by_label("Number of cards").fill("1")
     page.get_by_label("Yes").check()
     page.get_by_label("Screenshot").set_input_files(
-        files=[{"name": "jam.png", "mimeType": "image/png", "buffer": b"\x89PNG fake image"}]
+        files=[{"name": "jam.png", "mimeType": "image/png", "buffer": samples.PNG}]
     )
     page.get_by_role("button", name="Submit request").click()
     page.wait_for_url("**/submitted/")

@@ -93,7 +93,7 @@ def test_staff_process_a_request_through_the_services(client: Client, world: Wor
     assert "Printer 2 is jammed" in page and "Internal note" in page
     file_url = f"{QUEUE}{sr.pk}/files/{reply.attachments.get().pk}/"
     assert file_url in page
-    download = client.get(file_url)
+    download = client.get(file_url, follow=True)  # to the documents back office
     assert download.status_code == 200
     assert b"".join(download.streaming_content) == b"receipt"  # type: ignore[attr-defined]
 

@@ -12,6 +12,7 @@ from django.db import connection
 from portal.accounts.models import NotificationKind, NotificationPreference
 from portal.customers.roles import Role
 from portal.customers.tests.factories import make_customer, make_member
+from portal.documents.tests import samples
 from portal.live.audience import Viewer
 from portal.live.models import LiveEvent, Notification
 from portal.servicedesk import services
@@ -46,7 +47,7 @@ def test_submission_gives_a_reference_deadlines_a_timeline_entry_and_an_email(
             answers={"details": "Lost it", "cards": None},
             uploads=[
                 services.Upload(
-                    file=SimpleUploadedFile("photo.png", b"\x89PNG...", "image/png"),
+                    file=SimpleUploadedFile("photo.png", samples.PNG, "image/png"),
                     field_name="photo",
                 )
             ],

@@ -14,6 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import get_resolver
 
+from portal.documents.tests import samples
 from portal.servicedesk import services
 from portal.servicedesk.models import (
     Attachment,
@@ -35,7 +36,7 @@ def _attachment(world: World) -> Attachment:
         service_request=world.acme_request,
         author=world.member,
         body="see the photo",
-        uploads=[SimpleUploadedFile("photo.jpg", b"jpeg-bytes", "image/jpeg")],
+        uploads=[SimpleUploadedFile("photo.jpg", samples.JPEG, "image/jpeg")],
     )
     return comment.attachments.get()
 
@@ -78,10 +79,12 @@ ACCESS: dict[str, Route] = {
         ONE_REQUEST_POST,
     ),
     "rate": ("post", lambda w: f"/requests/{w.acme_request.reference}/rating/", ONE_REQUEST_POST),
+    # A file the customer may see is a document: the route hands over to its
+    # download, which checks access again (tests in portal/documents).
     "attachment": (
         "get",
         lambda w: f"/requests/{w.acme_request.reference}/files/{_attachment(w).pk}/",
-        ONE_REQUEST,
+        {**ONE_REQUEST, "member": 302, "admin": 302},
     ),
 }
 ACTORS = sorted(LIST_LIKE)
@@ -238,7 +241,7 @@ def test_submit_with_a_file_see_confirmation_and_download_it(
                 "title": "Broken card",
                 "details": "Cracked",
                 "cards": "1",
-                "photo": SimpleUploadedFile("card.png", b"png-bytes", "image/png"),
+                "photo": SimpleUploadedFile("card.png", samples.PNG, "image/png"),
             },
         )
     assert response.status_code == 302
@@ -251,11 +254,11 @@ def test_submit_with_a_file_see_confirmation_and_download_it(
     detail = client.get(f"/requests/{sr.reference}/").content.decode()
     attachment = Attachment.objects.get(service_request=sr)
     assert f"/requests/{sr.reference}/files/{attachment.pk}/" in detail
-    download = client.get(f"/requests/{sr.reference}/files/{attachment.pk}/")
+    download = client.get(f"/requests/{sr.reference}/files/{attachment.pk}/", follow=True)
     assert download.status_code == 200
     assert download["Content-Disposition"].startswith("attachment;")
     assert download["X-Content-Type-Options"] == "nosniff"
-    assert b"".join(download.streaming_content) == b"png-bytes"  # type: ignore[attr-defined]
+    assert b"".join(download.streaming_content) == samples.PNG  # type: ignore[attr-defined]
 
 
 def test_an_oversized_file_is_explained(client: Client, world: World, settings: Any) -> None:
@@ -397,3 +400,10 @@ def test_the_detail_does_not_query_per_message(
     with django_assert_max_num_queries(10):
         response = client.get(f"/requests/{sr.reference}/")
     assert response.content.decode().count('class="message ') == 12
+
+
+def test_the_summary_field_suggests_help_articles(client: Client, world: World) -> None:
+    client.force_login(world.member)
+    page = client.get(f"/requests/new/{world.request_type.slug}/").content.decode()
+    assert 'data-help-suggest="/pages/suggest/"' in page
+    assert 'id="title-help"' in page
