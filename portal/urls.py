@@ -18,6 +18,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("customer/", include("portal.customers.urls")),
     path("notifications/", include("portal.live.urls")),
+    path("billing/", include("portal.billing.urls")),
     path("i18n/setlang/", account_views.set_language, name="set_language"),
     path("backoffice/", admin.site.urls),
 ]

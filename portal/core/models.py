@@ -30,6 +30,13 @@ class AuditAction(models.TextChoices):
     ROLE_CHANGED = "customer.role_changed", _("Role changed")
     MEMBER_REMOVED = "customer.member_removed", _("Member removed")
     MFA_POLICY_CHANGED = "customer.mfa_policy_changed", _("Two-factor policy changed")
+    INVOICE_ISSUED = "billing.invoice_issued", _("Invoice issued")
+    INVOICE_VOIDED = "billing.invoice_voided", _("Invoice voided")
+    PAYMENT_RECEIVED = "billing.payment_received", _("Payment received")
+    PAYMENT_RECORDED = "billing.payment_recorded", _("Payment recorded by staff")
+    REFUND_REQUESTED = "billing.refund_requested", _("Refund requested")
+    REFUND_SUCCEEDED = "billing.refund_succeeded", _("Refund made")
+    REFUND_FAILED = "billing.refund_failed", _("Refund failed")
 
 
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
