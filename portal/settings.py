@@ -410,6 +410,15 @@ PORTAL_LIVE_REPLAY_LIMIT = env_int("PORTAL_LIVE_REPLAY_LIMIT", 500)
 PORTAL_CURRENCY = env_str("PORTAL_CURRENCY", "EUR").upper()
 PORTAL_INVOICE_PREFIX = env_str("PORTAL_INVOICE_PREFIX", "INV")
 PORTAL_INVOICE_DUE_DAYS = env_int("PORTAL_INVOICE_DUE_DAYS", 14)
+# Who issues the invoices, as printed on them: lines separated by "|"
+# (name, address, VAT number, bank account for transfers).
+PORTAL_INVOICE_ISSUER = [
+    line.strip()
+    for line in env_str("PORTAL_INVOICE_ISSUER", env_str("PORTAL_NAME", "Customer Portal")).split(
+        "|"
+    )
+    if line.strip()
+]
 # Stripe. Without a secret key card payment is switched off: invoices are still
 # shown and the customer is told to pay another way. `make run` starts localstripe
 # (a local Stripe emulator) and sets these for the portal it serves.

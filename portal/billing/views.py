@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -29,6 +30,10 @@ PAGE_SIZE = 25
 def _membership(request: HttpRequest) -> Membership:
     membership: Membership = request.membership  # type: ignore[attr-defined]
     return membership
+
+
+def _issuer() -> list[str]:
+    return list(settings.PORTAL_INVOICE_ISSUER)
 
 
 def _customer(request: HttpRequest) -> Customer:
@@ -88,9 +93,8 @@ def invoice_detail(request: HttpRequest, number: str) -> HttpResponse:
 @require_safe
 def invoice_print(request: HttpRequest, number: str) -> HttpResponse:
     invoice = selectors.invoice_get(customer=_customer(request), number=number)
-    return render(
-        request, "billing/invoice_print.html", {"invoice": invoice, "lines": invoice.lines.all()}
-    )
+    context = {"invoice": invoice, "lines": invoice.lines.all(), "issuer": _issuer()}
+    return render(request, "billing/invoice_print.html", context)
 
 
 def _outcome_json(invoice: Invoice, outcome: services.PaymentOutcome) -> dict[str, str]:
