@@ -73,13 +73,16 @@ def test_a_billing_user_pays_an_invoice_and_sees_it_paid_without_reload(
     visit.audit("billing-invoice-open")
     visit.assert_fits_viewport()
 
-    # A declined card first: a clear message, the invoice stays open.
-    _fill_card(page, "4000000000000341")
     page.evaluate("window.portalMarker = 'still the same page'")
-    page.get_by_role("button", name="Pay EUR\u00a0119.00").click()
-    page.get_by_role("alert").filter(has_text="Your card was declined.").wait_for(timeout=10_000)
-    assert status.inner_text() == "Open"
-    visit.audit("billing-invoice-declined")
+    if width == DESKTOP["width"]:
+        # A declined card first: a clear message, the invoice stays open.
+        _fill_card(page, "4000000000000341")
+        page.get_by_role("button", name="Pay EUR\u00a0119.00").click()
+        page.get_by_role("alert").filter(has_text="Your card was declined.").wait_for(
+            timeout=10_000
+        )
+        assert status.inner_text() == "Open"
+        visit.audit("billing-invoice-declined")
 
     # Then the test card.
     _fill_card(page, "4242424242424242")
@@ -101,11 +104,13 @@ def test_a_billing_user_pays_an_invoice_and_sees_it_paid_without_reload(
     visit.assert_fits_viewport()
     visit.goto(f"/billing/invoices/{invoice.number}/print/")
     visit.audit("billing-invoice-print")
-    page.emulate_media(media="print")
-    assert page.locator(".site-header").is_hidden() and page.locator("[data-print]").is_hidden()
-    assert page.get_by_text("Hosting").is_visible()
-    visit.screenshot("billing-invoice-print-media")
-    page.emulate_media(media="screen")
+    if width == DESKTOP["width"]:
+        page.emulate_media(media="print")
+        assert page.locator(".site-header").is_hidden()
+        assert page.locator("[data-print]").is_hidden()
+        assert page.get_by_text("Hosting").is_visible()
+        visit.screenshot("billing-invoice-print-media")
+        page.emulate_media(media="screen")
     visit.goto("/billing/payments/")
     visit.audit("billing-payments")
     visit.assert_fits_viewport()
