@@ -3,6 +3,7 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -25,6 +26,9 @@ from .providers import base as providers
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 25
+# Card attempts per person in a window: slows down anyone testing stolen cards.
+PAY_ATTEMPTS = 10
+PAY_WINDOW_SECONDS = 15 * 60
 
 
 def _membership(request: HttpRequest) -> Membership:
@@ -113,6 +117,17 @@ def _error_json(error: services.BillingError) -> JsonResponse:
     return JsonResponse({"status": "error", "message": error.message}, status=status)
 
 
+def _too_many_attempts(request: HttpRequest) -> bool:
+    key = f"billing:pay-attempts:{request.user.pk}"
+    cache.add(key, 0, PAY_WINDOW_SECONDS)
+    try:
+        attempts = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, PAY_WINDOW_SECONDS)
+        attempts = 1
+    return attempts > PAY_ATTEMPTS
+
+
 @customer_permission_required(Permission.INVOICES_PAY)
 @require_POST
 @never_cache
@@ -127,6 +142,14 @@ def invoice_pay(request: HttpRequest, number: str) -> JsonResponse:
                 "message": _("The card details could not be used. Please enter them again."),
             },
             status=400,
+        )
+    if _too_many_attempts(request):
+        return JsonResponse(
+            {
+                "status": "error",
+                "message": _("Too many payment attempts. Please wait a few minutes."),
+            },
+            status=429,
         )
     try:
         outcome = services.payment_pay_with_card(

@@ -245,3 +245,22 @@ def test_without_stripe_keys_card_payment_is_switched_off(
     response = _pay(client, invoice, "tok_whatever123456")
     assert response.status_code == 409
     assert "not available" in response.json()["message"]
+
+
+def test_card_attempts_are_limited_per_person(
+    client: Client,
+    stripe_test: StripeTest,
+    billing_user: User,
+    invoice: Invoice,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from portal.billing import views
+
+    monkeypatch.setattr(views, "PAY_ATTEMPTS", 2)
+    client.force_login(billing_user)
+    for _ in range(2):
+        assert _pay(client, invoice, "tok_stolencard123").json()["status"] == "declined"
+    response = _pay(client, invoice, stripe_test.card_token(VISA))
+    assert response.status_code == 429 and "Too many" in response.json()["message"]
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.OPEN

@@ -60,7 +60,11 @@
     var answer = await post(form.action, { token: created.token.id });
     if (answer.status === "requires_action") {
       say(answer.message);
-      var confirmed = await stripe.confirmCardPayment(answer.client_secret);
+      /* Stripe.js's handleNextAction is meant for payments confirmed on the server;
+       * localstripe's stand-in has only confirmCardPayment, which does the same there. */
+      var confirmed = await (typeof stripe.handleNextAction === "function"
+        ? stripe.handleNextAction({ clientSecret: answer.client_secret })
+        : stripe.confirmCardPayment(answer.client_secret));
       answer = await post(answer.sync_url, {});
       if (confirmed && confirmed.error && answer.status !== "succeeded") {
         fail(confirmed.error.message || answer.message);
