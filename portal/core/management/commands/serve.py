@@ -63,7 +63,7 @@ class Command(BaseCommand):
             self.stderr.write("localstripe is not installed: card payment is switched off.")
             return None
         wanted = int(os.environ.get("PORTAL_LOCALSTRIPE_PORT", LOCALSTRIPE_PORT))
-        localstripe = LocalStripe(wanted if _port_free(wanted) else _free_port()).start()
+        localstripe = LocalStripe(wanted if wanted and _port_free(wanted) else _free_port()).start()
         secret = f"whsec_{secrets.token_urlsafe(24)}"
         portal_host = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host  # noqa: S104
         shown = f"[{portal_host}]" if ":" in portal_host else portal_host
