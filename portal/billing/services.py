@@ -443,10 +443,11 @@ def payment_pay_with_card(
     for _attempt in range(2):
         payment = payment_start(invoice=invoice, user=user)
         if payment.status == PaymentStatus.ACTION_REQUIRED:
-            # The card holder has yet to confirm the card given before.
-            return PaymentOutcome(
-                payment=payment, status="requires_action", client_secret=payment.client_secret
-            )
+            # A card given before awaits its bank's confirmation: unless that has
+            # failed meanwhile, the card holder finishes it first.
+            payment = payment_sync(payment=payment)
+            if payment.status != PaymentStatus.PENDING:
+                return payment_outcome(payment)
         try:
             state = provider.confirm_with_card_token(
                 reference=payment.reference,
