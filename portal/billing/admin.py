@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -127,11 +127,11 @@ class InvoiceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         super().save_related(request, form, formsets, change)
         services.invoice_recalculate(invoice=form.instance)
 
-    @admin.action(description=gettext_lazy("Issue the selected drafts"))
+    @admin.action(description=gettext_lazy("Issue the selected drafts"), permissions=["change"])
     def issue_selected(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
         self._each(request, queryset, services.invoice_issue, _("Issued %(invoice)s."))
 
-    @admin.action(description=gettext_lazy("Void the selected invoices"))
+    @admin.action(description=gettext_lazy("Void the selected invoices"), permissions=["change"])
     def void_selected(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
         self._each(request, queryset, services.invoice_void, _("Voided %(invoice)s."))
 
@@ -182,7 +182,8 @@ class InvoiceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def refund_view(self, request: HttpRequest, invoice_id: int) -> HttpResponse:
         invoice = get_object_or_404(Invoice, pk=invoice_id)
-        if not self.has_view_permission(request, invoice):
+        # Money moves: the staff member must be allowed to change invoices.
+        if not self.has_change_permission(request):
             return HttpResponse(status=403)
         form = RefundAdminForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
@@ -214,7 +215,8 @@ class InvoiceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def record_payment_view(self, request: HttpRequest, invoice_id: int) -> HttpResponse:
         invoice = get_object_or_404(Invoice, pk=invoice_id)
-        if not self.has_view_permission(request, invoice):
+        # Money moves: the staff member must be allowed to change invoices.
+        if not self.has_change_permission(request):
             return HttpResponse(status=403)
         form = ManualPaymentAdminForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
@@ -311,9 +313,11 @@ class RefundAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.display(description=gettext_lazy("failure"))
     def failure(self, refund: Refund) -> str:
-        return format_html("{}", refund.failure_message) if refund.failure_message else ""
+        return refund.failure_message
 
-    @admin.action(description=gettext_lazy("Send the selected requested refunds again"))
+    @admin.action(
+        description=gettext_lazy("Send the selected requested refunds again"), permissions=["send"]
+    )
     def send_again(self, request: HttpRequest, queryset: QuerySet[Refund]) -> None:
         for refund in queryset.filter(status=RefundStatus.REQUESTED):
             try:
@@ -322,6 +326,10 @@ class RefundAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 self.message_user(request, error.message, messages.ERROR)
             else:
                 self.message_user(request, _("Refund sent."), messages.SUCCESS)
+
+    def has_send_permission(self, request: HttpRequest) -> bool:
+        """Sending a refund moves money: for staff who may change invoices."""
+        return request.user.has_perm("billing.change_invoice")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

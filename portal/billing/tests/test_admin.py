@@ -183,3 +183,25 @@ def test_payments_and_refunds_cannot_be_edited_in_the_back_office(
     assert client.get("/backoffice/billing/payment/add/").status_code == 403
     assert client.post(f"/backoffice/billing/payment/{payment.pk}/delete/").status_code == 403
     assert client.get("/backoffice/billing/refund/add/").status_code == 403
+
+
+def test_staff_who_may_only_look_cannot_move_money(client: Client, acme: Customer) -> None:
+    from django.contrib.auth.models import Permission
+
+    viewer: User = UserFactory(is_staff=True)
+    Authenticator.objects.create(user=viewer, type=Authenticator.Type.TOTP, data={"secret": "x"})
+    viewer.user_permissions.add(Permission.objects.get(codename="view_invoice"))
+    invoice = make_invoice(acme)
+    paid = make_invoice(acme)
+    services.payment_record_manual(invoice=paid, actor=None)
+    client.force_login(viewer)
+    assert client.get(f"/backoffice/billing/invoice/{invoice.pk}/change/").status_code == 200
+    assert (
+        client.post(f"/backoffice/billing/invoice/{paid.pk}/refund/", {"amount": "1"}).status_code
+        == 403
+    )
+    record = f"/backoffice/billing/invoice/{invoice.pk}/record-payment/"
+    assert client.post(record, {"note": "x"}).status_code == 403
+    invoice.refresh_from_db()
+    paid.refresh_from_db()
+    assert invoice.status == InvoiceStatus.OPEN and paid.status == InvoiceStatus.PAID
