@@ -54,7 +54,10 @@
   async function pay() {
     var created = await stripe.createToken(card);
     if (!created || created.error || !created.token) {
-      fail(created && created.error && created.error.message);
+      var problem = created && created.error;
+      /* Stripe.js explains card and validation errors well; anything else gets ours. */
+      var readable = problem && (problem.type === "card_error" || problem.type === "validation_error");
+      fail(readable ? problem.message : "");
       return;
     }
     var answer = await post(form.action, { token: created.token.id });
