@@ -194,6 +194,7 @@ def invoice_issue(
     invoice = invoice_recalculate(invoice=invoice)
     invoice = Invoice.objects.select_for_update().select_related("customer").get(pk=invoice.pk)
     _transition(invoice, InvoiceStatus.OPEN)
+    invoice.currency = _check_currency(invoice.currency)
     if invoice.total_minor <= 0:
         raise BillingError(_("An invoice must be for more than nothing."), code="empty")
     issued = issue_date or timezone.localdate()
@@ -201,7 +202,9 @@ def invoice_issue(
     invoice.due_date = due_date or issued + timedelta(days=settings.PORTAL_INVOICE_DUE_DAYS)
     invoice.number = _invoice_number_allocate(year=issued.year)
     invoice.bill_to = _bill_to(invoice.customer)
-    invoice.save(update_fields=["status", "issue_date", "due_date", "number", "bill_to"])
+    invoice.save(
+        update_fields=["status", "currency", "issue_date", "due_date", "number", "bill_to"]
+    )
     audit_record(
         action=AuditAction.INVOICE_ISSUED,
         request=request,

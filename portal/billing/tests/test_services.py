@@ -95,6 +95,10 @@ def test_drafts_must_be_complete_and_states_change_only_as_allowed() -> None:
     acme = make_customer()
     with pytest.raises(services.BillingError):
         services.invoice_create(customer=acme, lines=[], created_by=None)
+    odd = make_invoice(acme, issue=False)
+    Invoice.objects.filter(pk=odd.pk).update(currency="e1")  # as typed in the back office
+    with pytest.raises(services.BillingError, match="three letters"):
+        services.invoice_issue(invoice=odd, actor=None)
     free = make_invoice(acme, amount_minor=0, issue=False)
     with pytest.raises(services.BillingError, match="more than nothing"):
         services.invoice_issue(invoice=free, actor=None)
