@@ -178,6 +178,9 @@ class StripeProvider(PaymentProvider):
             reference,
             params={
                 "payment_method_data": {"type": "card", "card": {"token": card_token}},
+                # A bank's 3-D Secure check then comes back as a next action that
+                # Stripe.js handles in the page, instead of a redirect.
+                "use_stripe_sdk": True,
                 "expand": ["latest_charge", "payment_method"],
             },
             options={"idempotency_key": idempotency_key},
