@@ -23,6 +23,7 @@ urlpatterns = [
     path("requests/", include("portal.servicedesk.urls")),
     path("pages/", include("portal.content.urls")),
     path("documents/", include("portal.documents.urls")),
+    path("billing/", include("portal.billing.urls")),
     path("i18n/setlang/", account_views.set_language, name="set_language"),
     path("backoffice/", admin.site.urls),
 ]

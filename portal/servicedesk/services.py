@@ -23,6 +23,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from portal.accounts.models import NotificationKind, User
+from portal.billing.services import invoice_create_for_fee
 from portal.core.tasks import send_email_on_commit
 from portal.customers.models import Customer, Membership
 from portal.customers.roles import ROLE_PERMISSIONS, Permission
@@ -290,6 +291,16 @@ def service_request_submit(
     RequestDraft.objects.filter(
         user=submitted_by, customer=customer, request_type=request_type
     ).delete()
+    if request_type.fee_amount is not None:
+        # A fee-bearing type is invoiced with the submission, in the same transaction.
+        invoice_create_for_fee(
+            customer=customer,
+            description=f"{request_type.name} ({service_request.reference})",
+            amount_minor=request_type.fee_amount,
+            currency=request_type.fee_currency,
+            source_reference=f"servicedesk:{service_request.reference}",
+            created_by=submitted_by,
+        )
     _emit(
         service_request=service_request,
         kind="service_request.submitted",

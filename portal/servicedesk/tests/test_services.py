@@ -286,3 +286,21 @@ def test_a_member_of_two_customers_submits_for_the_right_one() -> None:
     make_member(globex, Role.BILLING, email="x@example.com")
     sr = make_request(customer=acme, submitted_by=user, request_type=make_request_type())
     assert ServiceRequest.objects.get(pk=sr.pk).customer == acme
+
+
+def test_a_fee_bearing_request_is_invoiced_once_with_its_submission() -> None:
+    from portal.billing.models import Invoice
+
+    acme = make_customer("Acme Ltd")
+    member = make_member(acme, Role.MEMBER)
+    office_move = make_request_type(
+        "Office move", slug="office-move", fee_amount=14900, fee_currency="EUR"
+    )
+    free = make_request_type()
+    sr = make_request(customer=acme, submitted_by=member, request_type=office_move)
+    make_request(customer=acme, submitted_by=member, request_type=free)
+    invoice = Invoice.objects.get()
+    assert invoice.customer == acme and invoice.status == "open"
+    assert invoice.source_reference == f"servicedesk:{sr.reference}"
+    assert invoice.currency == "EUR" and invoice.total_minor == 14900
+    assert sr.reference in invoice.lines.get().description
