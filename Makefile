@@ -20,8 +20,9 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 # A stamp per dependency set, so a changed pyproject.toml reinstalls.
+# The base set includes the demo extra: localstripe, which `make run` starts for card payments.
 $(VENV)/.installed-base: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -e '.[demo]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(PY)

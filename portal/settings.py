@@ -145,6 +145,8 @@ INSTALLED_APPS = [
     "portal.tokens",
     "portal.apikit",
     "portal.documents",
+    "portal.servicedesk",
+    "portal.billing",
     "django_tasks",
     "django_tasks_db",
     "portal.content",
@@ -195,6 +197,7 @@ TEMPLATES = [
                 "portal.customers.context_processors.active_customer",
                 "portal.live.context_processors.live",
                 "portal.documents.context_processors.documents",
+                "portal.billing.context_processors.billing",
             ],
         },
     },
@@ -310,6 +313,14 @@ PORTAL_SESSION_IDLE_TIMEOUT = env_int("PORTAL_SESSION_IDLE_TIMEOUT", 3600)
 PORTAL_SESSION_MAX_AGE = env_int("PORTAL_SESSION_MAX_AGE", 86400)
 SESSION_COOKIE_AGE = PORTAL_SESSION_MAX_AGE
 PORTAL_INVITATION_DAYS = env_int("PORTAL_INVITATION_DAYS", 7)
+
+
+# --- Service requests --------------------------------------------------------------
+
+# A customer may reopen a resolved request for this many days after its resolution.
+PORTAL_REOPEN_DAYS = env_int("PORTAL_REOPEN_DAYS", 14)
+# The largest file a customer or staff may attach to a request or comment.
+PORTAL_REQUEST_ATTACHMENT_MAX_MB = env_int("PORTAL_REQUEST_ATTACHMENT_MAX_MB", 10)
 
 
 # --- Sessions, cookies and security headers ----------------------------------
@@ -559,6 +570,58 @@ PORTAL_API_TOKEN_MAX_DAYS = env_int("PORTAL_API_TOKEN_MAX_DAYS", 365)
 # Items per page of an API list, unless the client asks for fewer (or up to the maximum).
 PORTAL_API_PAGE_SIZE = env_int("PORTAL_API_PAGE_SIZE", 25)
 PORTAL_API_MAX_PAGE_SIZE = env_int("PORTAL_API_MAX_PAGE_SIZE", 100)
+
+
+# --- Invoices and payments -------------------------------------------------------
+
+PORTAL_CURRENCY = env_str("PORTAL_CURRENCY", "EUR").upper()
+PORTAL_INVOICE_PREFIX = env_str("PORTAL_INVOICE_PREFIX", "INV")
+PORTAL_INVOICE_DUE_DAYS = env_int("PORTAL_INVOICE_DUE_DAYS", 14)
+# Who issues the invoices, as printed on them: lines separated by "|"
+# (name, address, VAT number, bank account for transfers).
+PORTAL_INVOICE_ISSUER = [
+    line.strip()
+    for line in env_str("PORTAL_INVOICE_ISSUER", env_str("PORTAL_NAME", "Customer Portal")).split(
+        "|"
+    )
+    if line.strip()
+]
+# Stripe. Without a secret key card payment is switched off: invoices are still
+# shown and the customer is told to pay another way. `make run` starts localstripe
+# (a local Stripe emulator) and sets these for the portal it serves.
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
+STRIPE_PUBLISHABLE_KEY = env_str("STRIPE_PUBLISHABLE_KEY")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
+if STRIPE_SECRET_KEY and not (STRIPE_PUBLISHABLE_KEY and STRIPE_WEBHOOK_SECRET):
+    raise ImproperlyConfigured(
+        "STRIPE_SECRET_KEY is set but STRIPE_PUBLISHABLE_KEY or STRIPE_WEBHOOK_SECRET is not: "
+        "card payment needs all three (the webhook secret is the endpoint's signing secret, "
+        "whsec_...)."
+    )
+# Another address for Stripe's API: localstripe in development and tests.
+PORTAL_STRIPE_API_BASE = env_str("PORTAL_STRIPE_API_BASE").rstrip("/")
+# Where the payment page loads Stripe.js from; the page's CSP allows that origin.
+PORTAL_STRIPE_JS_URL = env_str(
+    "PORTAL_STRIPE_JS_URL",
+    f"{PORTAL_STRIPE_API_BASE}/js.stripe.com/v3/"
+    if PORTAL_STRIPE_API_BASE
+    else "https://js.stripe.com/v3/",
+)
+PORTAL_STRIPE_TIMEOUT = float(env_str("PORTAL_STRIPE_TIMEOUT", "10"))
+PORTAL_STRIPE_NETWORK_RETRIES = env_int("PORTAL_STRIPE_NETWORK_RETRIES", 2)
+# The payment provider class. localstripe differs from Stripe in how a card token
+# becomes a payment method, so it has a provider of its own (never in production).
+PORTAL_PAYMENT_PROVIDER = env_str(
+    "PORTAL_PAYMENT_PROVIDER",
+    "portal.billing.providers.localstripe.LocalStripeProvider"
+    if PORTAL_STRIPE_API_BASE
+    else "portal.billing.providers.stripe.StripeProvider",
+)
+if PRODUCTION and PORTAL_PAYMENT_PROVIDER.endswith(".LocalStripeProvider"):
+    raise ImproperlyConfigured(
+        "PORTAL_STRIPE_API_BASE or PORTAL_PAYMENT_PROVIDER selects the localstripe emulator, "
+        "which must never take payments in production. Unset them."
+    )
 
 
 # --- Internationalisation ------------------------------------------------------

@@ -26,11 +26,13 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("customer/", include("portal.customers.urls")),
     path("notifications/", include("portal.live.urls")),
+    path("requests/", include("portal.servicedesk.urls")),
     path("pages/", include("portal.content.urls")),
     path("api/v1/docs", api_views.docs, name="api_docs"),
     path("api/v1/problems/<slug:slug>", api_views.problem_type, name="api_problem_type"),
     path("api/v1/", api.urls),
     path("documents/", include("portal.documents.urls")),
+    path("billing/", include("portal.billing.urls")),
     path("i18n/setlang/", account_views.set_language, name="set_language"),
     path("backoffice/", admin.site.urls),
 ]

@@ -118,6 +118,8 @@ def notification_preferences_set(*, user: User, choices: dict[str, dict[str, boo
 
 def account_export(*, user: User, request: HttpRequest | None = None) -> dict[str, Any]:
     """Everything the portal holds about this person, and nothing about anyone else."""
+    from portal.servicedesk.selectors import service_requests_export_for_user
+
     from .selectors import notification_preferences
 
     data: dict[str, Any] = {
@@ -177,6 +179,9 @@ def account_export(*, user: User, request: HttpRequest | None = None) -> dict[st
             .select_related("customer")
             .order_by("created_at")
         ],
+        # Requests this person submitted, with the conversation a customer sees
+        # (never the service team's internal notes).
+        "service_requests": service_requests_export_for_user(user=user),
         "activity": [
             {
                 "time": e.created_at.isoformat(),

@@ -54,11 +54,20 @@ ERROR_DESCRIPTIONS = {
     "403": "The token may only read, CSRF failed, a second factor is required, or your "
     "role does not allow this.",
     "404": "No such object or customer (or not yours: it is the same answer), or no such page.",
+    "409": "Not possible in the object's present state (e.g. cancelling a request in work).",
     "413": "The file is larger than the portal accepts.",
     "422": "Invalid fields: `errors` names each one.",
     "429": "Too many requests: retry after `Retry-After` seconds.",
     "500": "Something went wrong on our side.",
     "503": "The database is briefly unreachable: retry after `Retry-After` seconds.",
+}
+
+
+# Operations that may answer 409 because of the state of what they act on.
+CONFLICTING = {
+    "service_request_cancel",
+    "service_request_reopen",
+    "service_request_comment",
 }
 
 
@@ -92,6 +101,8 @@ def _document_errors(schema: dict[str, Any]) -> None:
                 codes.append("404")  # a missing or foreign object, page or customer
             if parameters or body:
                 codes.append("422")
+            if operation.get("operationId", "") in CONFLICTING:
+                codes.append("409")
             if body:
                 codes.append("400")
                 if "multipart/form-data" in operation["requestBody"].get("content", {}):

@@ -18,6 +18,9 @@ class Card:
     items: list[dict[str, Any]] = field(default_factory=list)
     link_url: str = ""
     link_text: str = ""
+    # With both set, the card follows live events whose topic matches (see live.js).
+    live_id: str = ""
+    live_topics: str = ""
 
 
 CardProvider = Callable[[HttpRequest], Card | None]

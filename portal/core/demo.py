@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
 
 from django.db import transaction
+from django.utils import timezone
 
+from portal.accounts.models import User
 from portal.accounts.services import user_ensure
+from portal.billing import services as billing
+from portal.billing.models import Invoice
 from portal.customers.models import Customer, CustomerKind, Membership
 from portal.customers.roles import Role
 from portal.customers.services import customer_create
@@ -54,6 +60,74 @@ DEMO_USERS = (
 )
 
 
+@dataclass(frozen=True)
+class DemoInvoice:
+    """An invoice of a demo customer; ``key`` makes it idempotent."""
+
+    key: str
+    customer: str
+    state: str  # open, overdue, paid, refunded
+    lines: tuple[tuple[str, str, int, str], ...]  # description, quantity, unit price (cents), tax %
+
+
+DEMO_INVOICES = (
+    DemoInvoice(
+        "acme-open",
+        "C-900001",
+        "open",
+        (("Managed hosting, monthly", "1", 49_00, "19"), ("Extra storage (GB)", "50", 10, "19")),
+    ),
+    DemoInvoice("acme-overdue", "C-900001", "overdue", (("Support hours", "3.5", 85_00, "19"),)),
+    DemoInvoice("acme-paid", "C-900001", "paid", (("Onboarding workshop", "1", 450_00, "19"),)),
+    DemoInvoice(
+        "acme-refunded", "C-900001", "refunded", (("Cancelled training seat", "1", 120_00, "19"),)
+    ),
+    DemoInvoice("jane-open", "C-900002", "open", (("Annual membership", "1", 60_00, "19"),)),
+    DemoInvoice("jane-overdue", "C-900002", "overdue", (("Repair call-out", "1", 75_00, "19"),)),
+    DemoInvoice("jane-paid", "C-900002", "paid", (("Device set-up", "1", 39_00, "19"),)),
+    DemoInvoice("jane-refunded", "C-900002", "refunded", (("Spare part", "2", 12_50, "19"),)),
+)
+
+
+def _demo_invoice(demo: DemoInvoice, customer: Customer, staff: User | None) -> bool:
+    """Create one demo invoice in its state; False when it is already there."""
+    source = f"demo:{demo.key}"
+    if Invoice.objects.filter(source_reference=source).exists():
+        return False
+    today = timezone.localdate()
+    issued = today - timedelta(days=40 if demo.state == "overdue" else 3)
+    invoice = billing.invoice_create(
+        customer=customer,
+        lines=[
+            billing.LineInput(
+                description=description,
+                quantity=Decimal(quantity),
+                unit_price_minor=price,
+                tax_rate=Decimal(tax),
+            )
+            for description, quantity, price, tax in demo.lines
+        ],
+        created_by=staff,
+        currency="EUR",
+        source_reference=source,
+    )
+    invoice = billing.invoice_issue(invoice=invoice, actor=staff, issue_date=issued, notify=False)
+    if demo.state in {"paid", "refunded"}:
+        billing.payment_record_manual(
+            invoice=invoice, actor=staff, note="Demo bank transfer", notify=False
+        )
+    if demo.state == "refunded":
+        invoice.refresh_from_db()
+        billing.refund_issue(
+            invoice=invoice,
+            amount_minor=invoice.amount_paid_minor,
+            actor=staff,
+            reason="Demo refund",
+            notify=False,
+        )
+    return True
+
+
 def demo_password() -> str:
     return os.environ.get("PORTAL_DEMO_PASSWORD", "").strip() or DEFAULT_DEMO_PASSWORD
 
@@ -86,5 +160,13 @@ def load_demo_data(*, password: str) -> int:
                 user=user, customer=customers[demo.customer], defaults={"role": demo.role}
             )
             changed += int(created)
+    from portal.servicedesk.demo import load_servicedesk_demo
+
+    changed += load_servicedesk_demo(
+        customers=customers, staff=User.objects.get(email="staff@portal.example")
+    )
     changed += load_demo_documents()
+    staff = User.objects.filter(email="staff@portal.example").first()
+    for demo_invoice in DEMO_INVOICES:
+        changed += int(_demo_invoice(demo_invoice, customers[demo_invoice.customer], staff))
     return changed

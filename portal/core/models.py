@@ -47,6 +47,13 @@ class AuditAction(models.TextChoices):
     DOCUMENT_TRASHED = "document.trashed", _("Document moved to the trash")
     DOCUMENT_RESTORED = "document.restored", _("Document restored from the trash")
     DOCUMENT_PURGED = "document.purged", _("Document deleted for good")
+    INVOICE_ISSUED = "billing.invoice_issued", _("Invoice issued")
+    INVOICE_VOIDED = "billing.invoice_voided", _("Invoice voided")
+    PAYMENT_RECEIVED = "billing.payment_received", _("Payment received")
+    PAYMENT_RECORDED = "billing.payment_recorded", _("Payment recorded by staff")
+    REFUND_REQUESTED = "billing.refund_requested", _("Refund requested")
+    REFUND_SUCCEEDED = "billing.refund_succeeded", _("Refund made")
+    REFUND_FAILED = "billing.refund_failed", _("Refund failed")
 
 
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):

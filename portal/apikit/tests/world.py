@@ -35,6 +35,8 @@ class World:
     staff: User  # with a second factor, so the back office and the API let them in
     document_id: int  # Acme's
     foreign_document_id: int  # the other customer's
+    reference: str  # Acme's service request
+    foreign_reference: str  # the other customer's
 
 
 PUBLIC_PAGE = "help-api-basics"
@@ -104,8 +106,20 @@ def build_world(content_dir: Path | None = None) -> World:
         file=SimpleUploadedFile("secret.txt", f"{FOREIGN_MARK} inside\n".encode()),
         title=f"Plans {FOREIGN_MARK}",
     )
+    from portal.servicedesk.tests.factories import make_request, make_request_type
+
+    request_type = make_request_type()
+    reference = make_request(customer=acme, submitted_by=member).reference
+    foreign_reference = make_request(
+        customer=other,
+        submitted_by=stranger,
+        request_type=request_type,
+        title=f"Broken {FOREIGN_MARK}",
+    ).reference
     return World(
         staff=staff,
+        reference=reference,
+        foreign_reference=foreign_reference,
         document_id=document.document_id,
         foreign_document_id=foreign_document.document_id,
         acme=acme,

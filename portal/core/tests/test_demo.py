@@ -9,6 +9,14 @@ from portal.accounts.models import User
 from portal.core.demo import DEFAULT_DEMO_PASSWORD, DEMO_USERS, demo_password, load_demo_data
 from portal.customers.models import Customer, Membership
 from portal.documents.models import Document, DocumentVersion
+from portal.servicedesk.models import (
+    Comment,
+    FieldDefinition,
+    RequestType,
+    ServiceRequest,
+    StatusChange,
+)
+from portal.servicedesk.workflow import Status
 
 pytestmark = pytest.mark.django_db
 
@@ -47,13 +55,43 @@ def test_demo_customers_and_roles() -> None:
     assert not Membership.objects.filter(user__email="staff@portal.example").exists()
 
 
+DEMO_MODELS = (
+    User,
+    Customer,
+    Membership,
+    RequestType,
+    FieldDefinition,
+    ServiceRequest,
+    StatusChange,
+    Comment,
+    Document,
+    DocumentVersion,
+)
+
+
 def test_loading_twice_changes_nothing() -> None:
     assert load_demo_data(password="a-demo-password-1") > 0
-    models = (User, Customer, Membership, Document, DocumentVersion)
-    before = [list(model.objects.order_by("pk").values()) for model in models]
+    before = [list(model.objects.order_by("pk").values()) for model in DEMO_MODELS]
     assert load_demo_data(password="a-demo-password-1") == 0
-    after = [list(model.objects.order_by("pk").values()) for model in models]
+    after = [list(model.objects.order_by("pk").values()) for model in DEMO_MODELS]
     assert after == before
+
+
+def test_demo_service_desk_is_lived_in() -> None:
+    load_demo_data(password="a-demo-password-1")
+    assert RequestType.objects.filter(active=True).count() >= 6
+    assert RequestType.objects.filter(fee_amount__isnull=False).exists()
+    assert not RequestType.objects.filter(fields__isnull=True).exists()
+    for name in ("Acme Ltd", "Jane Doe"):
+        requests = ServiceRequest.objects.filter(customer__name=name)
+        assert set(requests.values_list("status", flat=True)) == set(Status.values), name
+        assert Comment.objects.filter(service_request__customer__name=name).exists()
+        assert all(r.status_changes.exists() for r in requests)
+    assert Comment.objects.filter(internal=True).exists()
+    assert ServiceRequest.objects.filter(rating__isnull=False).exists()
+    # Staff did the staff work.
+    staff_changes = StatusChange.objects.filter(actor_kind="staff")
+    assert set(staff_changes.values_list("actor__email", flat=True)) == {"staff@portal.example"}
 
 
 def test_demo_documents_for_acme_and_jane() -> None:

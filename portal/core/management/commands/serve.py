@@ -1,7 +1,9 @@
 import ipaddress
 import os
+import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from typing import Any
@@ -9,7 +11,10 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from portal.billing.emulator import LocalStripe
 from portal.core.demo import DEFAULT_DEMO_PASSWORD, DEMO_USERS, demo_password
+
+LOCALSTRIPE_PORT = 8420
 
 
 def _is_ip_address(host: str) -> bool:
@@ -31,6 +36,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--no-banner", action="store_true", help="Do not print the sign-ins.")
         parser.add_argument(
+            "--no-localstripe",
+            action="store_true",
+            default=os.environ.get("PORTAL_LOCALSTRIPE", "1") == "0",
+            help="Do not start the local Stripe emulator (development only) for card payments.",
+        )
+        parser.add_argument(
             "--no-worker",
             action="store_true",
             default=os.environ.get("PORTAL_RUN_WORKER", "1") == "0",
@@ -42,8 +53,50 @@ class Command(BaseCommand):
         if uvicorn is None:
             raise CommandError("uvicorn is not installed in this environment; run 'make run'.")
         host, port = options["host"], options["port"]
+        localstripe = None if options["no_localstripe"] else self._start_localstripe(host, port)
+        try:
+            self._serve(uvicorn, host, port, options, localstripe)
+        finally:
+            if localstripe is not None:
+                localstripe.stop()
+
+    def _start_localstripe(self, host: str, port: int) -> LocalStripe | None:
+        """In development without Stripe keys: localstripe on a loopback port, for the demo.
+
+        The server and the worker are started with the environment that points the
+        portal at it (they read their settings afresh).
+        """
+        if settings.PRODUCTION or settings.STRIPE_SECRET_KEY or settings.PORTAL_STRIPE_API_BASE:
+            return None
+        if not LocalStripe.available():
+            self.stderr.write("localstripe is not installed: card payment is switched off.")
+            return None
+        wanted = int(os.environ.get("PORTAL_LOCALSTRIPE_PORT", LOCALSTRIPE_PORT))
+        localstripe = LocalStripe(wanted if wanted and _port_free(wanted) else _free_port()).start()
+        secret = f"whsec_{secrets.token_urlsafe(24)}"
+        portal_host = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host  # noqa: S104
+        shown = f"[{portal_host}]" if ":" in portal_host else portal_host
+        localstripe.register_webhook(
+            url=f"http://{shown}:{port}/billing/webhooks/stripe/", secret=secret
+        )
+        os.environ.update(
+            PORTAL_STRIPE_API_BASE=localstripe.url,
+            STRIPE_SECRET_KEY="sk_test_localstripe",  # noqa: S106 - the emulator's, not a secret
+            STRIPE_PUBLISHABLE_KEY="pk_test_localstripe",
+            STRIPE_WEBHOOK_SECRET=secret,
+        )
+        return localstripe
+
+    def _serve(
+        self,
+        uvicorn: str,
+        host: str,
+        port: int,
+        options: dict[str, Any],
+        localstripe: LocalStripe | None,
+    ) -> None:
         if not options["no_banner"]:
-            self._banner(host, port)
+            self._banner(host, port, localstripe)
         argv = [
             uvicorn,
             "portal.asgi:application",
@@ -55,11 +108,15 @@ class Command(BaseCommand):
             "--timeout-graceful-shutdown", "20",
         ]  # fmt: skip
         sys.stdout.flush()
-        if options["no_worker"]:
+        if options["no_worker"] and localstripe is None:
             os.execv(uvicorn, argv)  # noqa: S606 - replaces this process with the server
         # E-mail, scans and webhooks run as background tasks: one worker beside the server.
-        worker = subprocess.Popen(  # noqa: S603 - our own interpreter and manage.py
-            [sys.executable, "manage.py", "db_worker", "--no-reload", "--queue-name", "*"]
+        worker = (
+            None
+            if options["no_worker"]
+            else subprocess.Popen(  # noqa: S603 - our own interpreter and manage.py
+                [sys.executable, "manage.py", "db_worker", "--no-reload", "--queue-name", "*"]
+            )
         )
         server = subprocess.Popen(argv)  # noqa: S603 - uvicorn from this environment
         # Ctrl+C reaches both through the terminal; a TERM to this process is passed on.
@@ -69,14 +126,15 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             code = server.wait()
         finally:
-            worker.terminate()
-            try:
-                worker.wait(20)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+            if worker is not None:
+                worker.terminate()
+                try:
+                    worker.wait(20)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
         sys.exit(code)
 
-    def _banner(self, host: str, port: int) -> None:
+    def _banner(self, host: str, port: int, localstripe: LocalStripe | None = None) -> None:
         shown_host = f"[{host}]" if ":" in host else host
         password = demo_password()
         source = (
@@ -96,6 +154,28 @@ class Command(BaseCommand):
             if _is_ip_address(host):
                 # WebAuthn refuses an IP address as the site's identity.
                 lines += [f"  Passkeys need a host name: try them on http://localhost:{port}/"]
+            if localstripe is not None:
+                lines += [
+                    f"  Card payments go to localstripe (a Stripe emulator) on {localstripe.url};",
+                    "    pay a demo invoice with 4242 4242 4242 4242, any future date, any CVC.",
+                ]
+            elif not settings.STRIPE_SECRET_KEY and not os.environ.get("STRIPE_SECRET_KEY"):
+                lines += ["  Card payment is switched off (no STRIPE_SECRET_KEY)."]
             lines += [""]
         lines += ["  Press Ctrl+C to stop.", ""]
         self.stdout.write("\n".join(lines))
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -1,0 +1,1 @@
+from tests.localstripe import localstripe_server, stripe_test, stripe_webhooks  # noqa: F401
