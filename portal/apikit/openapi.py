@@ -68,6 +68,7 @@ CONFLICTING = {
     "service_request_cancel",
     "service_request_reopen",
     "service_request_comment",
+    "invoice_payment_start",
 }
 
 

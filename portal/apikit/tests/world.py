@@ -37,6 +37,8 @@ class World:
     foreign_document_id: int  # the other customer's
     reference: str  # Acme's service request
     foreign_reference: str  # the other customer's
+    invoice_number: str  # Acme's
+    foreign_invoice_number: str  # the other customer's
 
 
 PUBLIC_PAGE = "help-api-basics"
@@ -116,8 +118,14 @@ def build_world(content_dir: Path | None = None) -> World:
         request_type=request_type,
         title=f"Broken {FOREIGN_MARK}",
     ).reference
+    from portal.billing.tests.factories import make_invoice
+
+    invoice_number = make_invoice(acme).number or ""
+    foreign_invoice_number = make_invoice(other, description=f"Work {FOREIGN_MARK}").number or ""
     return World(
         staff=staff,
+        invoice_number=invoice_number,
+        foreign_invoice_number=foreign_invoice_number,
         reference=reference,
         foreign_reference=foreign_reference,
         document_id=document.document_id,
