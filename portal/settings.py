@@ -142,6 +142,8 @@ INSTALLED_APPS = [
     "portal.accounts",
     "portal.customers",
     "portal.live",
+    "portal.tokens",
+    "portal.apikit",
     "portal.documents",
     "portal.servicedesk",
     "portal.billing",
@@ -542,6 +544,32 @@ PORTAL_LIVE_MAX_STREAM_SECONDS = env_int("PORTAL_LIVE_MAX_STREAM_SECONDS", 900)
 PORTAL_LIVE_MAX_STREAMS_PER_USER = env_int("PORTAL_LIVE_MAX_STREAMS_PER_USER", 20)
 # A browser that missed more than this many events reloads its page instead.
 PORTAL_LIVE_REPLAY_LIMIT = env_int("PORTAL_LIVE_REPLAY_LIMIT", 500)
+
+
+# --- API ---------------------------------------------------------------------------
+
+
+# Requests per token (or per signed-in person using the API from the browser), and
+# per client address, as "N/s", "N/m", "N/h" or "N/d". Beyond them: 429 with Retry-After.
+def env_rate(name: str, default: str) -> tuple[int, int]:
+    """``N/s``, ``N/m``, ``N/h`` or ``N/d`` as (requests, seconds)."""
+    value = env_str(name, default)
+    count, _, unit = value.partition("/")
+    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}.get(unit.strip().lower())
+    if not count.strip().isdigit() or int(count) < 1 or seconds is None:
+        raise ImproperlyConfigured(
+            f"{name} must look like 300/m (requests per s, m, h or d), not {value!r}."
+        )
+    return int(count), seconds
+
+
+PORTAL_API_RATE_LIMIT = env_rate("PORTAL_API_RATE_LIMIT", "300/m")
+PORTAL_API_RATE_LIMIT_IP = env_rate("PORTAL_API_RATE_LIMIT_IP", "600/m")
+# The longest a personal access token may live.
+PORTAL_API_TOKEN_MAX_DAYS = env_int("PORTAL_API_TOKEN_MAX_DAYS", 365)
+# Items per page of an API list, unless the client asks for fewer (or up to the maximum).
+PORTAL_API_PAGE_SIZE = env_int("PORTAL_API_PAGE_SIZE", 25)
+PORTAL_API_MAX_PAGE_SIZE = env_int("PORTAL_API_MAX_PAGE_SIZE", 100)
 
 
 # --- Invoices and payments -------------------------------------------------------

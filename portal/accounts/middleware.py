@@ -54,6 +54,10 @@ class SessionLimitsMiddleware:
                 request.portal_session_touched = True  # type: ignore[attr-defined]
                 return self.get_response(request)
             if session_expired(request.session, now):
+                if request.path.startswith("/api/"):
+                    # The API answers 401 itself; a redirect to a sign-in page helps no client.
+                    self._sign_out(request)
+                    return self.get_response(request)
                 return self._end_session(request)
             last_seen: int = request.session.get(SESSION_LAST_SEEN, started)
             if now - last_seen >= LAST_SEEN_PRECISION:
@@ -62,10 +66,14 @@ class SessionLimitsMiddleware:
         return self.get_response(request)
 
     @staticmethod
-    def _end_session(request: HttpRequest) -> HttpResponse:
+    def _sign_out(request: HttpRequest) -> None:
         user = request.user
         logout(request)
         audit_record(action=AuditAction.SESSION_EXPIRED, request=request, actor=user)  # type: ignore[arg-type]
+
+    @classmethod
+    def _end_session(cls, request: HttpRequest) -> HttpResponse:
+        cls._sign_out(request)
         messages.info(request, _("Your session has ended. Please sign in again."))
         return redirect_to_login(request.get_full_path())
 
@@ -112,7 +120,16 @@ class UserLanguageMiddleware:
 
 
 # Paths a person without a second factor may still reach, so they can set one up.
-MFA_EXEMPT_PREFIXES = ("/accounts/", "/static/", "/healthz", "/readyz", "/i18n/", "/dev/outbox/")
+# The API enforces the same rule itself, answering 403 instead of redirecting.
+MFA_EXEMPT_PREFIXES = (
+    "/accounts/",
+    "/static/",
+    "/healthz",
+    "/readyz",
+    "/i18n/",
+    "/dev/outbox/",
+    "/api/",
+)
 
 
 def mfa_required_for(request: HttpRequest) -> bool:

@@ -20,6 +20,7 @@ from portal.core.audit import audit_record
 from portal.core.models import AuditAction, AuditEvent
 from portal.customers.models import Membership
 from portal.customers.roles import Role
+from portal.tokens.models import PersonalAccessToken
 
 from .models import NotificationKind, NotificationPreference, User
 
@@ -163,6 +164,21 @@ def account_export(*, user: User, request: HttpRequest | None = None) -> dict[st
             }
             for s in UserSession.objects.filter(user=user).order_by("created_at")
         ],
+        "access_tokens": [
+            {
+                "name": t.name,
+                "hint": t.display_hint,
+                "customer_number": t.customer.number,
+                "scope": t.scope,
+                "created_at": t.created_at.isoformat(),
+                "expires_at": t.expires_at.isoformat(),
+                "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+                "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
+            }
+            for t in PersonalAccessToken.objects.filter(user=user)
+            .select_related("customer")
+            .order_by("created_at")
+        ],
         # Requests this person submitted, with the conversation a customer sees
         # (never the service team's internal notes).
         "service_requests": service_requests_export_for_user(user=user),
@@ -224,6 +240,9 @@ def account_delete(*, user: User, password: str, request: HttpRequest | None = N
     EmailAddress.objects.filter(user=user).delete()
     NotificationPreference.objects.filter(user=user).delete()
     Membership.objects.filter(user=user).delete()
+    PersonalAccessToken.objects.filter(user=user, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
     user.email = f"deleted-{user.pk}@anonymised.invalid"
     for field in PROFILE_FIELDS:
         if field != "preferred_language":

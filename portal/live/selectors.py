@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from portal.accounts.models import User
 
@@ -21,8 +21,17 @@ def live_event_last_id() -> int:
     return last or 0
 
 
-def notifications_for_user(*, user: User) -> QuerySet[Notification]:
-    return Notification.objects.filter(user=user)
+def notifications_for_user(
+    *, user: User, customer_ids: list[int] | None = None
+) -> QuerySet[Notification]:
+    """``user``'s notifications; with ``customer_ids``, only personal ones and those about
+    these customers (an API token acting for one customer sees no others)."""
+    notifications = Notification.objects.filter(user=user)
+    if customer_ids is not None:
+        notifications = notifications.filter(
+            Q(customer__isnull=True) | Q(customer_id__in=customer_ids)
+        )
+    return notifications
 
 
 def unread_notification_count(*, user: User) -> int:

@@ -1,6 +1,8 @@
 """``/live/events``: the Server-Sent Events stream, a lean ASGI handler beside Django.
 
-The browser authenticates once, at connect, with its Django session cookie.
+The browser authenticates once, at connect, with its Django session cookie; a
+script does with a personal access token (``Authorization: Bearer``, read
+access is enough), and then sees what the token's customer membership may see.
 With ``Last-Event-ID`` (sent by the browser when it reconnects) or
 ``?last_event_id=`` (the id the page was rendered at) it first gets what it
 missed from the event table, then what the hub hands it, then a heartbeat
@@ -15,7 +17,9 @@ import json
 import logging
 import random
 import time
+from dataclasses import replace
 from importlib import import_module
+from typing import NamedTuple
 from urllib.parse import parse_qs
 
 from django.conf import settings
@@ -40,15 +44,15 @@ async def live_app(scope: Scope, receive: Receive, send: Send) -> None:
         await _plain(send, 405, "Use GET.", [(b"allow", b"GET")])
         return
     try:
-        last_id, cookie = _request_details(scope)
+        last_id, credentials = _request_details(scope)
     except ValueError:
         await _plain(send, 400, "Last-Event-ID must be a whole number.")
         return
     hub = await get_hub()
-    viewer: Viewer | None = await hub.read(authenticate, cookie)
-    del cookie
+    viewer: Viewer | None = await hub.read(authenticate, credentials)
+    del credentials
     if viewer is None:
-        await _plain(send, 401, "Sign in to receive live updates.")
+        await _plain(send, 401, "Sign in, or send a valid token, to receive live updates.")
         return
     if hub.streams_of(viewer.user_id) >= settings.PORTAL_LIVE_MAX_STREAMS_PER_USER:
         await _plain(send, 429, "Too many open live streams.", [(b"retry-after", b"30")])
@@ -142,27 +146,81 @@ async def _plain(
     await send({"type": "http.response.body", "body": body})
 
 
-def _request_details(scope: Scope) -> tuple[int | None, str]:
-    """The event id to replay after (header, else query) and the Cookie header."""
+class Credentials(NamedTuple):
+    """What a stream request authenticates with: a bearer token, else the session cookie."""
+
+    cookie: str = ""
+    authorization: str | None = None
+    user_agent: str = ""
+    client_address: str | None = None
+
+
+def _request_details(scope: Scope) -> tuple[int | None, Credentials]:
+    """The event id to replay after (header, else query) and the request's credentials."""
     raw: str | None = None
-    cookie = ""
+    cookie = user_agent = ""
+    authorization: str | None = None
     for name, value in scope["headers"]:
         if name == b"last-event-id":
             raw = value.decode("latin-1")
         elif name == b"cookie":
             cookie = value.decode("latin-1")
+        elif name == b"authorization":
+            authorization = value.decode("latin-1")
+        elif name == b"user-agent":
+            user_agent = value.decode("latin-1")
+    client = scope.get("client")
+    credentials = Credentials(cookie, authorization, user_agent, client[0] if client else None)
     if raw is None:
         values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("last_event_id")
         raw = values[0] if values else None
     if raw is None or raw.strip() == "":
-        return None, cookie
+        return None, credentials
     value = int(raw.strip())
     if value < 0:
         raise ValueError(raw)
-    return value, cookie
+    return value, credentials
 
 
-def authenticate(cookie_header: str) -> Viewer | None:
+def authenticate(credentials: Credentials) -> Viewer | None:
+    """The viewer behind an ``Authorization: Bearer`` token or else the session cookie."""
+    if credentials.authorization is not None:
+        return _authenticate_token(credentials)
+    return _authenticate_session(credentials.cookie)
+
+
+def _authenticate_token(credentials: Credentials) -> Viewer | None:
+    """A personal access token acts as its membership: that customer's events and the
+    owner's personal ones, never staff events. Its use is recorded as for the API."""
+    from portal.accounts.middleware import mfa_required_for
+    from portal.tokens.selectors import TokenRejected, token_authenticate
+    from portal.tokens.services import token_refused, token_used
+
+    scheme, _, secret = (credentials.authorization or "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    request = HttpRequest()
+    request.META.update(
+        REMOTE_ADDR=credentials.client_address or "", HTTP_USER_AGENT=credentials.user_agent
+    )
+    try:
+        token, membership = token_authenticate(secret=secret.strip())
+    except TokenRejected as rejected:
+        if rejected.token is not None:
+            token_refused(token=rejected.token, reason=rejected.reason, request=request)
+        return None
+    request.user = token.user
+    token_used(token=token, request=request)
+    if mfa_required_for(request):
+        from allauth.mfa.utils import is_mfa_enabled
+
+        if not is_mfa_enabled(token.user):
+            return None
+    viewer = Viewer.from_memberships(token.user, [membership])
+    return replace(viewer, is_staff=False)  # a token never sees staff events
+
+
+def _authenticate_session(cookie_header: str) -> Viewer | None:
     """The viewer behind a Django session cookie, with the same checks as a page."""
     from portal.accounts.middleware import mfa_required_for, session_expired
     from portal.customers.access import user_memberships

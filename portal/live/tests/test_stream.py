@@ -219,3 +219,64 @@ def test_a_deactivated_user_gets_no_stream(
     User.objects.filter(pk=member.pk).update(is_active=False)
     with SSEClient(f"{portal_server.url}/live/events", cookies=cookies) as client:
         assert client.status == 401
+
+
+def test_a_read_token_opens_the_stream_for_its_customer_only(
+    portal_server: PortalServer, two_customers: dict[str, Any]
+) -> None:
+    from portal.customers.models import Membership
+    from portal.tokens.models import TokenScope
+    from portal.tokens.tests.factories import make_token
+
+    acme, other, member = two_customers["acme"], two_customers["other"], two_customers["member"]
+    # The member belongs to the other customer too; the token acts for Acme alone.
+    Membership.objects.create(user=member, customer=other, role=Role.ADMIN)
+    _, secret = make_token(member, acme, TokenScope.READ)
+    url = f"{portal_server.url}/live/events"
+    with SSEClient(url, Authorization=f"Bearer {secret}") as client:
+        assert client.status == 200
+        time.sleep(0.2)
+        elsewhere = emit(other)
+        staff_only = emit(kind="service_request.note", staff=True)
+        mine = emit(acme, permission=Permission.REQUESTS_VIEW)
+        personal = emit(kind="notifications.changed", topic="notifications", user=member)
+        assert [client.next().id, client.next().id] == [str(mine), str(personal)]
+        assert client.nothing_within(0.3)
+        assert str(elsewhere) != str(staff_only)  # both were written, neither arrived
+
+
+@pytest.mark.parametrize("how", ["revoked", "unknown", "basic"])
+def test_a_bad_token_gets_401_even_beside_a_session(
+    portal_server: PortalServer, two_customers: dict[str, Any], how: str
+) -> None:
+    from portal.tokens.services import token_revoke
+    from portal.tokens.tests.factories import make_token
+
+    member = two_customers["member"]
+    token, secret = make_token(member, two_customers["acme"])
+    if how == "revoked":
+        token_revoke(token=token, actor=member)
+        header = f"Bearer {secret}"
+    elif how == "unknown":
+        header = "Bearer cpat_" + "Q" * 40
+    else:
+        header = "Basic dXNlcjpwYXNz"
+    with SSEClient(
+        f"{portal_server.url}/live/events", cookies=cookies_for(member), Authorization=header
+    ) as client:
+        assert client.status == 401
+
+
+def test_stream_use_of_a_token_is_recorded(
+    portal_server: PortalServer, two_customers: dict[str, Any]
+) -> None:
+    from portal.core.models import AuditAction, AuditEvent
+    from portal.tokens.tests.factories import make_token
+
+    token, secret = make_token(two_customers["member"], two_customers["acme"])
+    with SSEClient(f"{portal_server.url}/live/events", Authorization=f"Bearer {secret}") as client:
+        assert client.status == 200
+    event = AuditEvent.objects.get(action=AuditAction.TOKEN_USED)
+    assert event.ip_address == "127.0.0.1"
+    token.refresh_from_db()
+    assert token.last_used_at is not None

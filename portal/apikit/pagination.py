@@ -1,0 +1,88 @@
+"""Page-number pagination with ``next`` and ``previous`` links.
+
+Every list answers ``{count, next, previous, results}``. Links are absolute
+and keep the client's other query parameters. A page past the end is a 404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest
+from ninja import Field, Schema
+from ninja.pagination import PaginationBase
+
+Row = TypeVar("Row")
+Out = TypeVar("Out")
+
+
+class Mapped(Generic[Row, Out]):
+    """A queryset the paginator counts and slices, turned into schemas one page at a time
+    (for answers that need more than the row, e.g. links built from the request)."""
+
+    def __init__(self, queryset: QuerySet[Any], convert: Callable[[Row], Out]) -> None:
+        self.queryset = queryset
+        self.convert = convert
+
+    def __len__(self) -> int:
+        return int(self.queryset.count())
+
+    def __getitem__(self, window: slice) -> list[Out]:
+        return [self.convert(row) for row in self.queryset[window]]
+
+
+# No database is asked for an offset past this: it keeps offsets inside 64 bits
+# whatever a client sends, long before any real list gets there.
+MAX_PAGE = 1_000_000
+
+
+class PagePagination(PaginationBase):
+    class Input(Schema):
+        page: int = Field(1, ge=1, le=MAX_PAGE, description="Page number, from 1.")
+        page_size: int | None = Field(
+            None,
+            ge=1,
+            le=settings.PORTAL_API_MAX_PAGE_SIZE,
+            description=(
+                f"Items per page (default {settings.PORTAL_API_PAGE_SIZE}, "
+                f"at most {settings.PORTAL_API_MAX_PAGE_SIZE})."
+            ),
+        )
+
+    class Output(Schema):
+        count: int = Field(description="Items on all pages together.")
+        next: str | None = Field(description="Link to the next page, if any.")
+        previous: str | None = Field(description="Link to the previous page, if any.")
+        results: list[Any]
+
+    items_attribute: str = "results"
+
+    def paginate_queryset(
+        self, queryset: QuerySet[Any], pagination: Input, request: HttpRequest, **params: Any
+    ) -> dict[str, Any]:
+        size = min(
+            pagination.page_size or settings.PORTAL_API_PAGE_SIZE,
+            settings.PORTAL_API_MAX_PAGE_SIZE,
+        )
+        count = queryset.count() if isinstance(queryset, QuerySet) else len(queryset)
+        pages = max(1, -(-count // size))
+        page = pagination.page
+        if page > pages:
+            raise Http404(f"There is no page {page}; the last page is {pages}.")
+        start = (page - 1) * size
+        results = list(queryset[start : start + size])
+        return {
+            "count": count,
+            "next": _link(request, page + 1) if page < pages else None,
+            "previous": _link(request, page - 1) if page > 1 else None,
+            "results": results,
+        }
+
+
+def _link(request: HttpRequest, page: int) -> str:
+    query = request.GET.copy()
+    query["page"] = str(page)
+    return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")

@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from portal.apikit.tests.client import ApiClient
+from portal.apikit.tests.world import World, build_world
+from portal.servicedesk.models import Comment, ServiceRequest
+from portal.servicedesk.workflow import Status
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world() -> World:
+    return build_world()
+
+
+def test_the_catalog_lists_types_with_their_fields(world: World) -> None:
+    api = ApiClient(world.read_token)
+    body = api.get("request-types").json()
+    (access_card,) = body["results"]
+    assert access_card["slug"] == "access-card" and access_card["fee"] is None
+    assert [(f["name"], f["kind"], f["required"]) for f in access_card["fields"]] == [
+        ("details", "long_text", True),
+        ("cards", "number", False),
+    ]
+    assert api.get("request-types/access-card").json()["name"] == "Access card"
+    assert api.get("request-types/nothing").status_code == 404
+
+
+def test_submit_a_request_with_the_types_fields(world: World) -> None:
+    response = ApiClient(world.write_token).post(
+        "service-requests",
+        {
+            "request_type": "access-card",
+            "title": "Two new cards",
+            "answers": {"details": "For the new starters.", "cards": 2},
+        },
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["reference"].startswith("SR-") and body["status"] == "submitted"
+    assert {a["name"]: a["value"] for a in body["answers"]} == {
+        "details": "For the new starters.",
+        "cards": "2",
+    }
+    assert body["actions"] == ["cancel"]
+    assert ServiceRequest.objects.get(reference=body["reference"]).submitted_by == world.member
+
+
+def test_submission_errors_name_the_answer(world: World) -> None:
+    response = ApiClient(world.write_token).post(
+        "service-requests",
+        {"request_type": "access-card", "title": "x", "answers": {"cards": "many", "pets": 1}},
+    )
+    assert response.status_code == 422
+    fields = {e["field"] for e in response.json()["errors"]}
+    assert fields == {"answers.details", "answers.cards", "answers.pets"}
+    unknown = ApiClient(world.write_token).post(
+        "service-requests", {"request_type": "nope", "title": "x"}
+    )
+    assert unknown.json()["errors"][0]["field"] == "request_type"
+
+
+@pytest.mark.parametrize("extra", [{"status": "resolved"}, {"customer": 2}, {"reference": "SR"}])
+def test_mass_assignment_on_submission_changes_nothing(world: World, extra: dict[str, Any]) -> None:
+    before = ServiceRequest.objects.count()
+    response = ApiClient(world.write_token).post(
+        "service-requests",
+        {"request_type": "access-card", "title": "x", "answers": {"details": "d"}, **extra},
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == next(iter(extra))
+    assert ServiceRequest.objects.count() == before
+
+
+def test_roles_and_scopes_apply(world: World) -> None:
+    body = {"request_type": "access-card", "title": "x", "answers": {"details": "d"}}
+    assert ApiClient(world.read_token).post("service-requests", body).status_code == 403
+    assert ApiClient(world.billing_token).post("service-requests", body).status_code == 403
+    assert ApiClient(world.billing_token).get("service-requests").status_code == 403
+
+
+def test_list_filter_and_get(world: World) -> None:
+    api = ApiClient(world.read_token)
+    body = api.get("service-requests", status="open").json()
+    assert [r["reference"] for r in body["results"]] == [world.reference]
+    assert api.get("service-requests", status="closed").json()["count"] == 0
+    assert api.get("service-requests", status="nonsense").status_code == 422
+    detail = api.get(f"service-requests/{world.reference}").json()
+    assert detail["timeline"][0]["to_status"] == "submitted"
+    assert detail["comments"] == []
+    assert api.get("service-requests/SR-2026-999999").status_code == 404
+    assert api.get("service-requests/not-a-reference").status_code in {404, 422}
+
+
+def test_comment_cancel_and_reopen(world: World) -> None:
+    api = ApiClient(world.write_token)
+    comment = api.post(f"service-requests/{world.reference}/comments", {"body": "Any news?"})
+    assert comment.status_code == 201 and comment.json()["by"] == "customer"
+    assert Comment.objects.filter(service_request__reference=world.reference).count() == 1
+    assert api.post(f"service-requests/{world.reference}/reopen").status_code == 409
+    cancelled = api.post(f"service-requests/{world.reference}/cancel")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert api.post(f"service-requests/{world.reference}/cancel").status_code == 409
+    closed = api.post(f"service-requests/{world.reference}/comments", {"body": "Hello?"})
+    assert closed.status_code == 409
+
+
+def test_reopen_a_resolved_request(world: World) -> None:
+    from django.utils import timezone
+
+    ServiceRequest.objects.filter(reference=world.reference).update(
+        status=Status.RESOLVED, resolved_at=timezone.now()
+    )
+    api = ApiClient(world.write_token)
+    assert api.get(f"service-requests/{world.reference}").json()["actions"] == ["reopen"]
+    response = api.post(f"service-requests/{world.reference}/reopen")
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "in_review"
+
+
+def test_internal_notes_never_show(world: World) -> None:
+    sr = ServiceRequest.objects.get(reference=world.reference)
+    Comment.objects.create(
+        service_request=sr, author=world.staff, author_kind="staff", body="secret", internal=True
+    )
+    detail = ApiClient(world.read_token).get(f"service-requests/{world.reference}").json()
+    assert "secret" not in str(detail)
+
+
+def test_listing_requests_costs_the_same_queries_for_one_or_many(world: World) -> None:
+    from portal.servicedesk.tests.factories import make_request
+
+    api = ApiClient(world.read_token)
+    api.get("service-requests")
+    with CaptureQueriesContext(connection) as one:
+        api.get("service-requests")
+    for _ in range(6):
+        make_request(customer=world.acme, submitted_by=world.member)
+    with CaptureQueriesContext(connection) as many:
+        assert api.get("service-requests").json()["count"] == 7
+    assert len(many) == len(one) <= 7, [q["sql"] for q in many]
