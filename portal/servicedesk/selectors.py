@@ -33,7 +33,9 @@ def request_types_for_catalog(*, search: str = "") -> QuerySet[RequestType]:
         types = types.filter(
             Q(name__icontains=word) | Q(category__icontains=word) | Q(description__icontains=word)
         )
-    return types.annotate(field_count=Count("fields"))
+    # An aggregate drops Meta.ordering (Django 3.1+): order explicitly, or
+    # PostgreSQL returns the groups in any order.
+    return types.annotate(field_count=Count("fields")).order_by("category", "position", "name")
 
 
 def request_type_get_for_submit(*, slug: str) -> RequestType:
