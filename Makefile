@@ -8,11 +8,12 @@ PY     := $(BIN)/python
 MANAGE := $(PY) manage.py
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck content-check pytest setup messages clean bench bench-quick bench-tools
+.PHONY: help run test lint typecheck content-check pytest setup messages clean bench bench-quick bench-tools scan
 
 help:
 	@echo "make run    set up and serve the portal on http://127.0.0.1:8000 (demo data included)"
 	@echo "make test   set up and run ruff, mypy and the whole pytest suite"
+	@echo "make scan   run the security scanners (bandit, pip-audit, wapiti, sqlmap) against a live demo portal"
 	@echo "make messages  refresh the translation catalogues from the sources and compile them"
 
 $(PY):
@@ -43,7 +44,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 
 typecheck: $(VENV)/.installed-dev
-	$(BIN)/mypy portal tests
+	$(BIN)/mypy portal tests security
 
 # The shipped content pages: exit code 1 if a file would be skipped.
 content-check: $(VENV)/.installed-base
@@ -53,6 +54,13 @@ pytest: $(VENV)/.installed-dev
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck content-check pytest
+
+# Security scanners, each in its own virtual environment under var/scan/venvs/: bandit on
+# the code, pip-audit on the installed dependencies, wapiti and sqlmap against a live portal
+# with demo data (docs/scanning.md). Exit code 1 on any finding of medium severity or above.
+# SCAN_ARGS="--only wapiti,sqlmap" picks scanners.
+scan: $(VENV)/.installed-dev
+	$(PY) security/scan.py $(SCAN_ARGS)
 
 # Translations: collect every marked string into portal/locale/<lang>/LC_MESSAGES/django.po
 # (new ones arrive untranslated, gone ones are dropped), then compile the .mo files,

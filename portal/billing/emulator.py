@@ -86,8 +86,8 @@ class LocalStripe:
         self, method: str, path: str, form: dict[str, str] | None = None, timeout: float = 5
     ) -> bytes:
         data = urllib.parse.urlencode(form).encode() if form is not None else None
-        request = urllib.request.Request(self.url + path, data=data, method=method)  # noqa: S310 - http://127.0.0.1 only
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        request = urllib.request.Request(self.url + path, data=data, method=method)  # noqa: S310 # nosec B310 - http://127.0.0.1 only
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 # nosec B310
             body: bytes = response.read()
             return body
 

@@ -28,9 +28,9 @@ class SQLiteSearch:
     def rebuild(self) -> None:
         rows = list(ContentPage.objects.values_list("doc_id", "title", "body_text"))
         with connection.cursor() as cursor:
-            cursor.execute(f"DELETE FROM {TABLE}")  # noqa: S608 - constant name
+            cursor.execute(f"DELETE FROM {TABLE}")  # noqa: S608 # nosec B608 - constant name
             cursor.executemany(
-                f"INSERT INTO {TABLE} (doc_id, title, body) VALUES (%s, %s, %s)",  # noqa: S608
+                f"INSERT INTO {TABLE} (doc_id, title, body) VALUES (%s, %s, %s)",  # noqa: S608 # nosec B608
                 rows,
             )
 
@@ -41,7 +41,7 @@ class SQLiteSearch:
             return []
         match = match_expression(terms)
         sql = (
-            f"SELECT doc_id, snippet({TABLE}, 2, char(2), char(3), '…', {_SNIPPET_TOKENS}),"  # noqa: S608
+            f"SELECT doc_id, snippet({TABLE}, 2, char(2), char(3), '…', {_SNIPPET_TOKENS}),"  # noqa: S608 # nosec B608
             f" doc_id IN (SELECT doc_id FROM {TABLE} WHERE {TABLE} MATCH %s) AS title_hit"
             f" FROM {TABLE} WHERE {TABLE} MATCH %s"
             f" ORDER BY title_hit DESC, bm25({TABLE}, {_WEIGHTS}), doc_id"

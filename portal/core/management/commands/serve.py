@@ -74,7 +74,7 @@ class Command(BaseCommand):
         wanted = int(os.environ.get("PORTAL_LOCALSTRIPE_PORT", LOCALSTRIPE_PORT))
         localstripe = LocalStripe(wanted if wanted and _port_free(wanted) else _free_port()).start()
         secret = f"whsec_{secrets.token_urlsafe(24)}"
-        portal_host = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host  # noqa: S104
+        portal_host = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host  # noqa: S104 # nosec B104 - a comparison
         shown = f"[{portal_host}]" if ":" in portal_host else portal_host
         localstripe.register_webhook(
             url=f"http://{shown}:{port}/billing/webhooks/stripe/", secret=secret
