@@ -65,6 +65,16 @@ def _isolated_cache(settings: Any) -> Iterator[None]:
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    """Each test starts in the default language, whatever the previous one activated."""
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture(scope="session")
 def portal_server(django_db_setup: Any) -> Iterator[PortalServer]:
     """The portal's real ASGI application under uvicorn on a free loopback port.
