@@ -133,8 +133,11 @@ def test_sign_out_needs_a_post(client: Client) -> None:
     client.force_login(UserFactory())
     client.get("/accounts/logout/")
     assert "_auth_user_id" in client.session
-    client.post("/accounts/logout/")
+    response = client.post("/accounts/logout/")
     assert "_auth_user_id" not in client.session
+    # The browser drops what it cached or stored while signed in.
+    assert response["Clear-Site-Data"] == '"cache", "storage"'
+    assert "Clear-Site-Data" not in client.post("/accounts/logout/")  # nobody was signed in
 
 
 def _age_session(client: Client, *, started_ago: int, seen_ago: int) -> None:
