@@ -282,6 +282,7 @@ ACCOUNT_REAUTHENTICATION_REQUIRED = True
 ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
 
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_ADAPTER = "portal.accounts.adapters.MFAAdapter"  # second-factor secrets encrypted at rest
 MFA_PASSKEY_LOGIN_ENABLED = True
 MFA_TOTP_ISSUER = env_str("PORTAL_NAME", "Customer Portal")
 # Accept the code of the neighbouring 30-second step too: phones drift.

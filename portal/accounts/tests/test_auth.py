@@ -4,6 +4,7 @@ throttling that lifts, rotating session ids, session limits, MFA policies."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from allauth.mfa.models import Authenticator
@@ -258,3 +259,41 @@ def test_a_used_totp_code_cannot_be_replayed_while_it_is_still_accepted() -> Non
     fresh = format_hotp_value(hotp_value(secret, (start + 45) // 30))
     with mock.patch("time.time", return_value=start + 45):
         assert authenticator.validate_code(fresh)
+
+
+def test_second_factor_secrets_are_encrypted_at_rest_and_survive_a_key_rotation(
+    settings: Any,
+) -> None:
+    from unittest import mock
+
+    from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+    from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
+
+    user = UserFactory()
+    secret = "JBSWY3DPEHPK3PXP"
+    TOTP.activate(user, secret)
+    RecoveryCodes.activate(user)
+    for stored in Authenticator.objects.filter(user=user):
+        raw = stored.data.get("secret") or stored.data.get("seed")
+        assert raw.startswith("fernet:") and secret not in raw
+    now = 1_800_000_010
+    code = format_hotp_value(hotp_value(secret, now // 30))
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-new-secret-key-" + "x" * 50  # rotated: the old one decrypts still
+    totp = TOTP(Authenticator.objects.get(user=user, type=Authenticator.Type.TOTP))
+    with mock.patch("time.time", return_value=now):
+        assert totp.validate_code(code)
+
+
+def test_a_second_factor_stored_before_encryption_still_works() -> None:
+    from unittest import mock
+
+    from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
+
+    secret = "JBSWY3DPEHPK3PXP"
+    legacy = Authenticator.objects.create(
+        user=UserFactory(), type=Authenticator.Type.TOTP, data={"secret": secret}
+    )
+    now = 1_800_000_010
+    with mock.patch("time.time", return_value=now):
+        assert TOTP(legacy).validate_code(format_hotp_value(hotp_value(secret, now // 30)))
