@@ -101,6 +101,9 @@ if PRODUCTION:
         )
 elif not SECRET_KEY:
     SECRET_KEY = _development_secret_key()
+# Rotation: the new key signs, the old ones (comma-separated) still verify sessions,
+# reset links and second-factor secrets until they are dropped from this list.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 
 
 # --- Hosts ------------------------------------------------------------------

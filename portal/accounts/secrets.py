@@ -43,3 +43,36 @@ def decrypt_secret(stored: str) -> str:
     if not stored.startswith(PREFIX):
         return stored  # stored in the clear before encryption was introduced
     return _current().decrypt(stored.removeprefix(PREFIX).encode()).decode()
+
+
+def secrets_rotate() -> int:
+    """Re-encrypt every second-factor secret under the current SECRET_KEY.
+
+    Run it after a key rotation, before the old key leaves SECRET_KEY_FALLBACKS:
+    secrets still encrypted under a dropped key could not be read again.
+    Returns how many authenticators were rewritten.
+    """
+    from allauth.mfa.models import Authenticator
+    from django.db import transaction
+
+    fernet = _current()
+    changed = 0
+    with transaction.atomic():
+        for authenticator in Authenticator.objects.select_for_update().exclude(
+            type=Authenticator.Type.WEBAUTHN
+        ):
+            data = dict(authenticator.data)
+            for field in ("secret", "seed"):
+                value = data.get(field)
+                if not isinstance(value, str):
+                    continue
+                if value.startswith(PREFIX):
+                    token = fernet.rotate(value.removeprefix(PREFIX).encode()).decode()
+                    data[field] = PREFIX + token
+                else:
+                    data[field] = encrypt_secret(value)  # one stored before encryption
+            if data != authenticator.data:
+                authenticator.data = data
+                authenticator.save(update_fields=["data"])
+                changed += 1
+    return changed

@@ -297,3 +297,32 @@ def test_a_second_factor_stored_before_encryption_still_works() -> None:
     now = 1_800_000_010
     with mock.patch("time.time", return_value=now):
         assert TOTP(legacy).validate_code(format_hotp_value(hotp_value(secret, now // 30)))
+
+
+def test_rotating_the_key_re_encrypts_second_factors_so_the_old_key_can_go(
+    settings: Any,
+) -> None:
+    from io import StringIO
+    from unittest import mock
+
+    from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
+    from django.core.management import call_command
+
+    secret = "JBSWY3DPEHPK3PXP"
+    TOTP.activate(UserFactory(), secret)
+    Authenticator.objects.create(  # stored in the clear before encryption
+        user=UserFactory(), type=Authenticator.Type.TOTP, data={"secret": secret}
+    )
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-new-secret-key-" + "y" * 50
+    out = StringIO()
+    call_command("mfa_secrets_rotate", stdout=out)
+    assert out.getvalue().startswith("2 second factor(s)")
+    settings.SECRET_KEY_FALLBACKS = []  # the old key is gone
+    now = 1_800_000_010
+    for authenticator in Authenticator.objects.all():
+        assert authenticator.data["secret"].startswith("fernet:")
+        with mock.patch("time.time", return_value=now):
+            assert TOTP(authenticator).validate_code(
+                format_hotp_value(hotp_value(secret, now // 30))
+            )
