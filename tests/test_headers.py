@@ -118,6 +118,7 @@ def test_production_headers_score_a_plus_with_no_penalty(tmp_path: Path) -> None
     assert "no-store" not in pages["home"].headers.get("cache-control", ""), "public page"
 
     # The language cookie: sent over HTTPS only, hidden from scripts, same-site.
-    language = next(c for c in captured["language"] if c.startswith("django_language="))
+    language = next(c for c in captured["language"] if c.startswith("__Host-language="))
     for flag in ("Secure", "HttpOnly", "SameSite=Lax", "Path=/"):
         assert flag in language, language
+    assert "Domain=" not in language
