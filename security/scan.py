@@ -36,6 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -199,10 +200,21 @@ def scan_bandit() -> Outcome:
         )
         return outcome
     data = json.loads(report.read_text())
-    if data.get("errors"):
-        outcome.failures += [
-            f"bandit could not scan {e['filename']}: {e['reason']}" for e in data["errors"]
-        ]
+    read_bandit(data, outcome)
+    totals = data["metrics"]["_totals"]
+    outcome.notes.append(
+        f"{totals['loc']} lines scanned, "
+        f"{int(totals.get('skipped_tests', 0))} findings waived by # nosec <test id>"
+    )
+    return outcome
+
+
+def read_bandit(data: dict[str, Any], outcome: Outcome) -> None:
+    """Counts by severity; a failure for each medium+ severity at medium+ confidence."""
+    outcome.failures += [
+        f"bandit could not scan {error['filename']}: {error['reason']}"
+        for error in data.get("errors", [])
+    ]
     counts = collections.Counter(r["issue_severity"] for r in data["results"])
     outcome.counts = {level.lower(): counts.get(level, 0) for level in SEVERITIES}
     for issue in data["results"]:
@@ -214,12 +226,6 @@ def scan_bandit() -> Outcome:
                 f"{issue['test_id']} {issue['issue_severity'].lower()} "
                 f"{issue['filename']}:{issue['line_number']}: {issue['issue_text']}"
             )
-    totals = data["metrics"]["_totals"]
-    outcome.notes.append(
-        f"{totals['loc']} lines scanned, "
-        f"{int(totals.get('skipped_tests', 0))} findings waived by # nosec <test id>"
-    )
-    return outcome
 
 
 def scan_pip_audit(*, unreachable: str) -> Outcome:
@@ -250,7 +256,12 @@ def scan_pip_audit(*, unreachable: str) -> Outcome:
             f"pip-audit wrote no report (exit {result.returncode}): {result.stderr[-2000:]}"
         )
         return outcome
-    data = json.loads(report.read_text())
+    read_pip_audit(json.loads(report.read_text()), outcome, unreachable=unreachable)
+    return outcome
+
+
+def read_pip_audit(data: dict[str, Any], outcome: Outcome, *, unreachable: str) -> None:
+    """A failure per known vulnerability, and for packages it could not audit."""
     dependencies = data.get("dependencies", [])
     vulnerable = [d for d in dependencies if d.get("vulns")]
     skipped = [d for d in dependencies if d.get("skip_reason")]
@@ -278,7 +289,6 @@ def scan_pip_audit(*, unreachable: str) -> Outcome:
             outcome.failures.append(message)
     if not dependencies:
         outcome.failures.append("pip-audit listed no packages at all")
-    return outcome
 
 
 # --- the live portal ---------------------------------------------------------------
@@ -487,20 +497,7 @@ def scan_wapiti(portal: Portal, *, scan_time: int, attack_time: int) -> Outcome:
         outcome.failures.append(f"wapiti wrote no report (exit {result.returncode})")
         return outcome
     data = json.loads(report.read_text())
-    counts: collections.Counter[str] = collections.Counter()
-    for section in ("vulnerabilities", "anomalies"):
-        for category, findings in data.get(section, {}).items():
-            for finding in findings:
-                level = WAPITI_LEVELS.get(int(finding["level"]), str(finding["level"]))
-                counts[level] += 1
-                counts[f"{level}: {category}"] += 1
-                if int(finding["level"]) >= 2:
-                    outcome.failures.append(
-                        f"{level} {category}: {finding['method']} {finding['path']}"
-                        f" {finding.get('parameter') or ''} — {finding['info']}"
-                    )
-    outcome.counts = {name: counts.get(name, 0) for name in WAPITI_LEVELS.values()}
-    outcome.counts |= {name: n for name, n in sorted(counts.items()) if ":" in name}
+    read_wapiti(data, outcome)
     infos = data.get("infos", {})
     crawled = int(infos.get("crawled_pages_nbr", 0))
     outcome.notes.append(f"{crawled} pages and forms crawled as {WAPITI_USER}")
@@ -515,6 +512,24 @@ def scan_wapiti(portal: Portal, *, scan_time: int, attack_time: int) -> Outcome:
     if result.returncode != 0:
         outcome.failures.append(f"wapiti exited {result.returncode}: {result.stderr[-1500:]}")
     return outcome
+
+
+def read_wapiti(data: dict[str, Any], outcome: Outcome) -> None:
+    """Counts by level and category; a failure for each finding or anomaly at level 2+."""
+    counts: collections.Counter[str] = collections.Counter()
+    for section in ("vulnerabilities", "anomalies"):
+        for category, findings in data.get(section, {}).items():
+            for finding in findings:
+                level = WAPITI_LEVELS.get(int(finding["level"]), str(finding["level"]))
+                counts[level] += 1
+                counts[f"{level}: {category}"] += 1
+                if int(finding["level"]) >= 2:
+                    outcome.failures.append(
+                        f"{level} {category}: {finding['method']} {finding['path']}"
+                        f" {finding.get('parameter') or ''} — {finding['info']}"
+                    )
+    outcome.counts = {name: counts.get(name, 0) for name in WAPITI_LEVELS.values()}
+    outcome.counts |= {name: n for name, n in sorted(counts.items()) if ":" in name}
 
 
 def wapiti_coverage(session: Path) -> str:

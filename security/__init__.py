@@ -1,0 +1,1 @@
+"""The security scanners that `make scan` runs (docs/scanning.md)."""
