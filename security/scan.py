@@ -700,6 +700,40 @@ def print_outcome(outcome: Outcome) -> None:
         print(f"   ! … and {len(outcome.failures) - 50} more")
 
 
+# A database error whose text says the SQL itself was malformed: what a payload that
+# reached a query looks like. The portal answers it with its 503 page (as for a
+# database that is down), which the scanners do not take for a finding.
+SQL_ERROR = re.compile(
+    r"(OperationalError|ProgrammingError|DataError): .*(syntax error|unrecognized token|"
+    r"unterminated|no such column|does not exist|malformed|invalid input syntax)"
+)
+
+
+def read_server_log(text: str) -> Outcome:
+    """The scanned portal's own log: a server error or a malformed query fails the scan."""
+    outcome = Outcome("server log")
+    counts: collections.Counter[str] = collections.Counter()
+    for line in text.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue  # uvicorn's own start and stop lines
+        if entry.get("level") not in {"ERROR", "CRITICAL"}:
+            continue
+        counts["errors"] += 1
+        status = entry.get("status_code")
+        where = entry.get("message", "")
+        sql_error = SQL_ERROR.search(entry.get("exception", ""))
+        if sql_error:
+            counts["malformed SQL"] += 1
+            outcome.failures.append(f"malformed SQL reached the database: {where}: {sql_error[0]}")
+        elif status == 500:
+            counts["500"] += 1
+            outcome.failures.append(f"server error: {where}")
+    outcome.counts = {"errors": 0, "malformed SQL": 0, "500": 0} | dict(counts)
+    return outcome
+
+
 def scan_live(live: list[str], scan_time: int, attack_time: int) -> list[Outcome]:
     start = time.monotonic()
     try:
@@ -719,7 +753,9 @@ def scan_live(live: list[str], scan_time: int, attack_time: int) -> list[Outcome
                     )
                 if "sqlmap" in live:
                     jobs.append(pool.submit(timed, scan_sqlmap, portal))
-                return [job.result() for job in jobs]
+                outcomes = [job.result() for job in jobs]
+            outcomes.append(read_server_log((REPORTS / "server.log").read_text()))
+            return outcomes
     except Exception as error:
         return [Outcome("live portal", failures=[f"{type(error).__name__}: {error}"])]
 

@@ -7,12 +7,15 @@ sqlmap 1.10.10 write them.
 
 from __future__ import annotations
 
+import json
+
 from security.scan import (
     Outcome,
     SqlmapTarget,
     parse_sqlmap,
     read_bandit,
     read_pip_audit,
+    read_server_log,
     read_wapiti,
 )
 
@@ -150,3 +153,39 @@ def test_sqlmap_that_did_not_finish_is_a_failure() -> None:
     findings, _, problems = parse_sqlmap(TARGET, UNFINISHED)
     assert not findings
     assert len(problems) == 2  # the critical message, and no closing verdict
+
+
+def _log_line(**entry: object) -> str:
+    return json.dumps({"time": "2026-11-25T21:04:10Z", **entry})
+
+
+def test_malformed_sql_in_the_server_log_fails_though_the_answer_was_a_503() -> None:
+    """The portal answers a database error with its 503 page; the scanners see no 500."""
+    text = "\n".join(
+        [
+            "INFO:     Started server process [1]",
+            _log_line(level="WARNING", message="Forbidden (CSRF token missing.): /i18n/setlang/"),
+            _log_line(
+                level="ERROR",
+                message="Service Unavailable: /requests/new/",
+                status_code=503,
+                exception='django.db.utils.OperationalError: near "UNION": syntax error',
+            ),
+            _log_line(
+                level="ERROR",
+                message="Service Unavailable: /documents/",
+                status_code=503,
+                exception="django.db.utils.OperationalError: database is locked",
+            ),
+        ]
+    )
+    outcome = read_server_log(text)
+    assert outcome.counts == {"errors": 2, "malformed SQL": 1, "500": 0}
+    assert len(outcome.failures) == 1 and "/requests/new/" in outcome.failures[0]
+
+
+def test_a_500_in_the_server_log_fails() -> None:
+    outcome = read_server_log(
+        _log_line(level="ERROR", message="Internal Server Error: /x/", status_code=500)
+    )
+    assert outcome.failures == ["server error: Internal Server Error: /x/"]
