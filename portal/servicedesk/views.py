@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from portal.accounts.request import signed_in_user
+from portal.core.text import search_words
 from portal.customers.access import (
     active_membership,
     customer_permission_required,
@@ -63,7 +64,7 @@ def _get_request(request: HttpRequest, reference: str) -> ServiceRequest:
 @customer_permission_required(Permission.REQUESTS_SUBMIT)
 @require_safe
 def catalog(request: HttpRequest) -> HttpResponse:
-    search = request.GET.get("q", "").strip()[:100]
+    search = search_words(request.GET.get("q", ""), max_length=100)
     types = list(selectors.request_types_for_catalog(search=search))
     categories = [(name, list(items)) for name, items in groupby(types, key=lambda t: t.category)]
     return render(
