@@ -303,7 +303,7 @@ SQLI = [
     "ü😀\u202e",
     "99999999999999999999999",
 ]
-# The back office's sorting and paging get the sharpest few (its search gets them all).
+# Choices, dates, sorting and page numbers get the sharpest few (searches get them all).
 SQLI_SHORT = ["' OR 1=1--", "a\x00b", "99999999999999999999999"]
 
 # Page -> the query parameters of its filters and search (and its paging).
@@ -343,7 +343,8 @@ def test_filters_and_searches_of_the_pages_refuse_injection(world: World) -> Non
     sent = 0
     for path, (actor, params) in PAGE_FILTERS.items():
         for param in params:
-            for payload in SQLI:
+            # Searches get every payload; choices, dates and page numbers the sharpest few.
+            for payload in SQLI if param == "q" else SQLI_SHORT:
                 response = clients[actor].get(path, {param: payload})
                 _no_error_and_no_foreign_data(
                     response, f"{path}?{param}={payload[:20]!r}", foreign_ok=False
@@ -368,7 +369,7 @@ def test_filters_and_searches_of_the_pages_refuse_injection(world: World) -> Non
             response = clients[actor].get(path)
             _no_error_and_no_foreign_data(response, path[:60], foreign_ok=False)
             sent += 1
-    assert sent > 300
+    assert sent > 150
 
 
 def test_filters_and_searches_of_the_api_refuse_injection(world: World) -> None:
