@@ -48,6 +48,8 @@ from portal.servicedesk.models import (
 from portal.servicedesk.workflow import ActorKind, Status
 
 BATCH = 5000
+# Requests per customer in every state; older ones are closed.
+RECENT = 40
 STATUS_MIX = [
     Status.SUBMITTED,
     Status.IN_REVIEW,
@@ -146,9 +148,7 @@ def run(
 
     types = _request_types()
     now = timezone.now()
-    counts = [
-        growth[i] if i < len(growth) else per_customer for i in range(len(made_customers))
-    ]
+    counts = [growth[i] if i < len(growth) else per_customer for i in range(len(made_customers))]
     request_id = _next_id(ServiceRequest)
     refs: dict[int, list[str]] = {}
     # (id, submitter, created, status) per request, for the timelines below: the COPY
@@ -166,7 +166,9 @@ def run(
                 reference = f"SR-B-{serial:07d}"
                 if n < 3 or n == counts[c_index] - 1:
                     refs[customer.pk].append(reference)
-                status = STATUS_MIX[n % len(STATUS_MIX)]
+                # The newest requests are in play; the long history behind them is closed.
+                recent = n >= counts[c_index] - RECENT
+                status = STATUS_MIX[n % len(STATUS_MIX)] if recent else Status.CLOSED
                 # Spread over the last two years, newest last.
                 created = now - dt.timedelta(minutes=(counts[c_index] - n) * 7 + c_index)
                 submitter = submitters[n % len(submitters)].pk
@@ -252,9 +254,7 @@ def run(
                     0, "", now,
                 )
             )  # fmt: skip
-            line_rows.append(
-                (line_id, invoice_id, 1, "Service fee", "1", 10000 + 100 * n, "19.00")
-            )
+            line_rows.append((line_id, invoice_id, 1, "Service fee", "1", 10000 + 100 * n, "19.00"))
             invoice_id += 1
             line_id += 1
     with transaction.atomic():
