@@ -350,12 +350,26 @@ def run(
             )
         )
     Session.objects.bulk_create(sessions, batch_size=BATCH)
+    # API tokens (read scope) for admins of ordinary customers: users i with i % 4 == 0.
+    from portal.tokens.models import TokenScope
+    from portal.tokens.services import token_create
+
+    tokens = []
+    for i in range(len(growth), min(users, len(growth) + 4 * 50)):
+        if i % 4 == 0 and i % customers >= len(growth):
+            _token, secret = token_create(
+                user=people[i], customer=made_customers[i % customers], name="bench",
+                scope=TokenScope.READ, expires_in_days=30,
+            )  # fmt: skip
+            tokens.append(secret)
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+        # Statistics and the visibility map, as autovacuum leaves a settled database.
+        cursor.execute("VACUUM ANALYZE")
     _log(f"sessions, notifications, ANALYZE ({time.monotonic() - started:.0f} s)")
     return {
         "cookie_name": settings.SESSION_COOKIE_NAME,
         "sessions": [s.session_key for s in sessions],
+        "tokens": tokens,
         "customer_of_user": [made_customers[i % customers].pk for i in range(users)],
         "role_of_user": [str(roles[i % 4]) for i in range(users)],
         # Per growth customer: its request count and a few request references.

@@ -1,0 +1,36 @@
+"""Query count and server time of one page view, measured inside a Django process.
+
+Run through ``manage.py shell -c`` with the same settings as the server; the
+page is requested twice with the session cookie and the second view counted.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+
+def measure(*, cookie_name: str, session: str, paths: list[str], repeat: int = 5) -> dict[str, Any]:
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.cookies[cookie_name] = session
+    results: dict[str, Any] = {}
+    for path in paths:
+        client.get(path)
+        with CaptureQueriesContext(connection) as captured:
+            status = client.get(path).status_code
+        timings = []
+        for _ in range(repeat):
+            begun = time.perf_counter()
+            client.get(path)
+            timings.append((time.perf_counter() - begun) * 1000)
+        results[path] = {
+            "status": status,
+            "queries": len(captured),
+            "db_ms": sum(float(q["time"]) for q in captured.captured_queries) * 1000,
+            "server_ms": sorted(timings)[len(timings) // 2],
+        }
+    return results
