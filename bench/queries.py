@@ -22,6 +22,9 @@ def measure(*, cookie_name: str, session: str, paths: list[str], repeat: int = 5
         client.get(path)
         with CaptureQueriesContext(connection) as captured:
             status = client.get(path).status_code
+        # Read now: the next request clears the connection's query log.
+        queries = len(captured)
+        db_ms = sum(float(q["time"]) for q in captured.captured_queries) * 1000
         timings = []
         for _ in range(repeat):
             begun = time.perf_counter()
@@ -29,8 +32,8 @@ def measure(*, cookie_name: str, session: str, paths: list[str], repeat: int = 5
             timings.append((time.perf_counter() - begun) * 1000)
         results[path] = {
             "status": status,
-            "queries": len(captured),
-            "db_ms": sum(float(q["time"]) for q in captured.captured_queries) * 1000,
+            "queries": queries,
+            "db_ms": db_ms,
             "server_ms": sorted(timings)[len(timings) // 2],
         }
     return results
