@@ -64,6 +64,18 @@ def test_profile_is_saved_and_audited(client: Client) -> None:
     assert client.get("/accounts/profile/")["Content-Language"] == "de"
 
 
+def test_a_persons_language_does_not_outlive_their_request(client: Client) -> None:
+    """Work done later on the same thread (a task, the next request) is not in German."""
+    from django.utils import translation
+
+    client.force_login(UserFactory(preferred_language="de"))
+    with translation.override("en"):
+        response = client.get("/accounts/profile/")
+        assert response["Content-Language"] == "de"
+        assert "Profil" in response.content.decode()
+        assert translation.get_language() == "en"
+
+
 def test_profile_errors_are_explained_and_nothing_is_saved(client: Client) -> None:
     user = UserFactory(first_name="Before")
     client.force_login(user)
@@ -232,3 +244,19 @@ def test_language_switch_is_remembered_for_signed_in_people(client: Client) -> N
     client.post("/i18n/setlang/", {"language": "de", "next": "/dashboard/"})
     user.refresh_from_db()
     assert user.preferred_language == "de"
+
+
+def test_adding_an_e_mail_address_asks_for_the_password_again(client: Client) -> None:
+    user = UserFactory()
+    client.force_login(user)  # no recent sign-in with a password in this session
+    add = {"action_add": "", "email": "second@example.org"}
+    response = client.post("/accounts/email/", add)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/reauthenticate/")
+    assert not EmailAddress.objects.filter(email="second@example.org").exists()
+
+    wrong = client.post("/accounts/reauthenticate/", {"password": "not-the-password"})
+    assert wrong.status_code == 200
+    client.post("/accounts/reauthenticate/", {"password": TEST_PASSWORD})
+    client.post("/accounts/email/", add)
+    assert EmailAddress.objects.filter(user=user, email="second@example.org").exists()
