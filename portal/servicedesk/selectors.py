@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Subquery
 from django.http import Http404
 
 from portal.accounts.models import User
@@ -114,13 +114,18 @@ def service_request_counts(*, user: User, customer: Customer) -> dict[str, int]:
     ``any`` tells none (0) from some (1) without counting them all.
     """
     requests = _visible_requests(user=user).filter(customer=customer)
-    counts = requests.filter(status__in=[*OPEN_STATUSES, Status.RESOLVED]).aggregate(
+    newest = requests.order_by("-created_at", "-id").values("pk")[:1]
+    # The requests in play, plus the newest one so that ``any`` needs no query of its own.
+    counts = requests.filter(
+        Q(status__in=[*OPEN_STATUSES, Status.RESOLVED]) | Q(pk=Subquery(newest))
+    ).aggregate(
         open=Count("pk", filter=Q(status__in=OPEN_STATUSES)),
         waiting=Count("pk", filter=Q(status=Status.WAITING_FOR_CUSTOMER)),
         resolved=Count("pk", filter=Q(status=Status.RESOLVED)),
+        rows=Count("pk"),
     )
-    result = {key: int(value or 0) for key, value in counts.items()}
-    result["any"] = int(requests.exists())
+    result = {key: int(counts[key] or 0) for key in ("open", "waiting", "resolved")}
+    result["any"] = int(bool(counts["rows"]))
     return result
 
 
