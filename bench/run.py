@@ -329,7 +329,7 @@ PostgreSQL and Redis, migrate, seed with COPY (`bench/seed.py`), serve the porta
 `manage.py serve` in production settings and write a section here, newest first; the raw
 figures go to `var/bench-results.json`. `--skip-streams` leaves out the live streams.
 
-- **(a) pages**: `wrk -t2 -c64` per page for 10 s (5 s quick), through `bench/pages.lua`,
+- **(a) pages**: `wrk -t2 -c64` per page for 15 s (10 s quick), through `bench/pages.lua`,
   which rotates the requests over 200 signed-in admins' sessions (the API over 50 tokens);
   every throughput also as a ratio to the bare Django page in the same run.
 - **(c) growth**: the request list and a request's page of customers with 10, 1,000 and
@@ -529,10 +529,10 @@ def main() -> None:
         }  # fmt: skip
         portal.start()
         stack.callback(portal.stop)
-        seconds = 5 if quick else 10
+        seconds = 10 if quick else 15
         wrk(f"http://{HOST}:{portal.port}/healthz", None, 2)  # warm up both workers
         results["pages"] = pages_scenario(portal, seed, data_dir, seconds)
-        results["growth"] = growth_scenario(portal, seed, data_dir, 3 if quick else 10)
+        results["growth"] = growth_scenario(portal, seed, data_dir, 5 if quick else 10)
         results["browser"] = browser_scenario(portal, seed)
         if not args.skip_streams:
             log(f"(b, d) {streams:,} live streams ({'30 s' if quick else '5 minutes'} of load)")
