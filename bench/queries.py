@@ -37,3 +37,20 @@ def measure(*, cookie_name: str, session: str, paths: list[str], repeat: int = 5
             "server_ms": sorted(timings)[len(timings) // 2],
         }
     return results
+
+
+def explain_request_list(*, email: str, customer_number: str) -> dict[str, Any]:
+    """The plan of a customer's request list page (first page), as PostgreSQL runs it."""
+    from portal.accounts.models import User
+    from portal.customers.models import Customer
+    from portal.servicedesk.selectors import service_request_list
+
+    user = User.objects.get(email=email)
+    customer = Customer.objects.get(number=customer_number)
+    plan = service_request_list(user=user, customer=customer)[:20].explain(analyze=True)
+    scans = [line.strip() for line in plan.splitlines() if "servicedesk_servicerequest" in line]
+    return {
+        "plan": plan,
+        "request_scan": scans[0] if scans else "",
+        "seq_scan": any(line.startswith("Seq Scan") or "-> Seq Scan" in line for line in scans),
+    }

@@ -429,7 +429,15 @@ def growth_scenario(
             )
         )  # fmt: skip
         touch_sessions(base, [f"{name}={sessions[u]}" for u in users])
-        row: dict[str, Any] = {"requests": step["requests"]}
+        plan = json.loads(
+            portal.manage(
+                "shell", "--no-imports", "-c",
+                "import json, sys; from bench.queries import explain_request_list; "
+                f"json.dump(explain_request_list(email='bench{user:05d}@bench.example', "
+                f"customer_number='B-{c:06d}'), sys.stdout)",
+            )
+        )  # fmt: skip
+        row: dict[str, Any] = {"requests": step["requests"], "list_plan": plan}
         for key, path in paths.items():
             log(f"(c) {step['requests']:,} requests: wrk {path}")
             lines = request_lines(
@@ -587,6 +595,14 @@ def write_report(path: Path, results: dict[str, Any], quick: bool) -> None:
             f"{lst['p50']:.1f} / {lst['p99']:.1f} | {lst['rps']:,.0f} | {det['queries']} | "
             f"{det['server_ms']:.1f} | {det['p50']:.1f} / {det['p99']:.1f} | {det['rps']:,.0f} |"
         )
+    growth_rows += [
+        "",
+        "How PostgreSQL reads the requests for the list's first page (EXPLAIN ANALYZE):",
+        "",
+    ]
+    for g in growth:
+        scan = g["list_plan"]["request_scan"].split("(cost")[0].strip()
+        growth_rows.append(f"- {g['requests']:,} requests: `{scan}`")
     small, large = growth[0], growth[-1]
     dash = pages["signed-in dashboard"]
     ratio = dash["rps"] / bare
@@ -605,6 +621,16 @@ def write_report(path: Path, results: dict[str, Any], quick: bool) -> None:
                 b["p50"] <= 1.5 * a["p50"],
             )
         )
+        if key == "list":
+            checks.append(
+                (
+                    "growth: the request list is read through an index (no Seq Scan)",
+                    ", ".join(
+                        "seq scan" if g["list_plan"]["seq_scan"] else "index" for g in growth
+                    ),
+                    not any(g["list_plan"]["seq_scan"] for g in growth),
+                )
+            )
         checks.append(
             (
                 f"growth, request {key}: query count identical",
