@@ -58,13 +58,14 @@ class Portal:
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
-    def manage(self, *args: str, stdin: str | None = None) -> str:
+    def manage(self, *args: str, stdin: str | None = None, progress: bool = False) -> str:
+        """Run a management command; with ``progress``, its stderr goes to the terminal."""
         result = subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env,
-            capture_output=True, text=True, input=stdin,
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, text=True, input=stdin,
+            stdout=subprocess.PIPE, stderr=None if progress else subprocess.PIPE,
         )  # fmt: skip
         if result.returncode != 0:
-            raise RuntimeError(f"manage.py {args[0]} failed:\n{result.stderr[-3000:]}")
+            raise RuntimeError(f"manage.py {args[0]} failed:\n{(result.stderr or '')[-3000:]}")
         return result.stdout
 
     def start(self) -> None:
@@ -477,7 +478,7 @@ def browser_scenario(portal: Portal, seed: dict[str, Any]) -> dict[str, Any] | N
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a short version (a few minutes)")
+    parser.add_argument("--quick", action="store_true", help="a short version (about 5-10 minutes)")
     parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks.md"))
     parser.add_argument(
         "--skip-streams", action="store_true", help="pages, growth and browser only"
@@ -529,6 +530,7 @@ def main() -> None:
                 f"import json, sys; from bench.seed import run; "
                 f"json.dump(run(customers={customers}, users={users}, growth={growth!r}), "
                 f"sys.stdout)",
+                progress=True,
             )
         )  # fmt: skip
         results["data"] = {
