@@ -616,11 +616,13 @@ def write_report(path: Path, results: dict[str, Any], quick: bool) -> None:
         a, b = small[key], large[key]
         checks.append(
             (
-                f"growth, request {key}: p50 at {large['requests']:,} within 1.5× of "
-                f"{small['requests']:,}",
-                f"{b['p50']:.1f} ms vs {a['p50']:.1f} ms ({b['p50'] / max(a['p50'], 1e-9):.2f}×); "
-                f"throughput {b['rps'] / max(a['rps'], 1e-9):.2f}×",
-                b["p50"] <= 1.5 * a["p50"],
+                f"growth, request {key}: server time at {large['requests']:,} requests within "
+                f"1.5× of {small['requests']:,}",
+                f"{b['server_ms']:.1f} ms vs {a['server_ms']:.1f} ms "
+                f"({b['server_ms'] / max(a['server_ms'], 1e-9):.2f}×); under wrk: p50 "
+                f"{b['p50'] / max(a['p50'], 1e-9):.2f}×, throughput "
+                f"{b['rps'] / max(a['rps'], 1e-9):.2f}×",
+                b["server_ms"] <= 1.5 * a["server_ms"],
             )
         )
         if key == "list":
@@ -750,8 +752,10 @@ def write_report(path: Path, results: dict[str, Any], quick: bool) -> None:
             "",
             "### (c) Growth: one customer's request list and a request's page",
             "",
-            "Queries and server ms: one page view inside a Django process (median of 5); "
-            "p50 / p99: wrk -t2 -c64 on the running server, one user.",
+            "Queries and server ms: one page view inside a Django process, production settings, "
+            "same database (median of 11 views; the target is checked on this figure, which "
+            "queueing on a busy machine disturbs least); p50 / p99 and requests/s: wrk -t2 -c64 "
+            "on the running server over that customer's users.",
             "",
             *growth_rows,
             "",
