@@ -175,10 +175,15 @@ def test_the_api_list_costs_the_same_queries_for_few_and_many_rows() -> None:
 
 
 def test_a_content_page_costs_the_same_queries_for_few_and_many_pages(
-    settings: Any, tmp_path: Path
+    settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from portal.content import services
     from portal.content.tests.factories import write_page
 
+    # Look at the files on every request (as portal/content/tests do), so each
+    # directory below is read before its page is counted.
+    settings.PORTAL_CONTENT_CHECK_INTERVAL = 0
+    monkeypatch.setattr(services, "_next_check", 0.0)
     counts = []
     for pages in (SMALL, LARGE):
         directory = tmp_path / f"content-{pages}"
