@@ -50,9 +50,17 @@ def explain_request_list(*, email: str, customer_number: str) -> dict[str, Any]:
     user = User.objects.get(email=email)
     customer = Customer.objects.get(number=customer_number)
     plan = service_request_list(user=user, customer=customer)[:20].explain(analyze=True)
-    scans = [line.strip() for line in plan.splitlines() if "servicedesk_servicerequest" in line]
+    return {"plan": plan, **request_scan(plan)}
+
+
+def request_scan(plan: str) -> dict[str, Any]:
+    """How the plan reads the service requests table: the scan line, and whether it is Seq."""
+    scans = [
+        line.strip().removeprefix("->").strip()
+        for line in plan.splitlines()
+        if " on servicedesk_servicerequest" in line and "Scan" in line
+    ]
     return {
-        "plan": plan,
         "request_scan": scans[0] if scans else "",
         "seq_scan": any(line.startswith("Seq Scan") for line in scans),
     }
