@@ -8,6 +8,7 @@ settings are switched on.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -153,6 +154,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: counts and times every answer, the static files' included.
+    "portal.core.metrics.MetricsMiddleware",
     "portal.core.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -653,6 +656,27 @@ LOGGING = {
         "django.server": {"level": "WARNING"},
     },
 }
+
+
+# --- Metrics (Prometheus) ---------------------------------------------------------
+
+
+def env_networks(name: str, default: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    networks = []
+    for item in env_list(name, default.split(",")):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"{name} must list networks such as 127.0.0.1/32,10.0.0.0/8, not {item!r}."
+            ) from exc
+    return networks
+
+
+# /metrics answers only clients in these networks (the node's direct peer, or the
+# address the trusted proxy forwards), and only with this bearer token if one is set.
+PORTAL_METRICS_ALLOW = env_networks("PORTAL_METRICS_ALLOW", "127.0.0.1/32,::1/128")
+PORTAL_METRICS_TOKEN = env_str("PORTAL_METRICS_TOKEN")
 
 
 # --- The portal ----------------------------------------------------------------
