@@ -268,3 +268,18 @@ def test_one_scrape_adds_up_every_worker_process_of_a_node(tmp_path: Path) -> No
         except subprocess.TimeoutExpired:
             server.kill()
             server.communicate()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_nginx_keeps_metrics_from_the_public_site(portal_server: Any, tmp_path: Path) -> None:
+    """Through deploy/nginx every client seems to come from the proxy's own (allowed)
+    address, so the proxy must refuse /metrics itself."""
+    from tests.test_deploy import nginx
+
+    assert httpx.get(f"{portal_server.url}/metrics").status_code == 200  # the node, directly
+    with nginx([portal_server.url.removeprefix("http://")], tmp_path) as proxy:
+        assert httpx.get(f"{proxy}/healthz").status_code == 200
+        for path in ("/metrics", "/metrics/", "//metrics", "/%6detrics", "/metrics?x=1"):
+            response = httpx.get(f"{proxy}{path}")
+            assert response.status_code == 404, path
+            assert "portal_http_requests" not in response.text
