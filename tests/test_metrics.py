@@ -183,7 +183,7 @@ def _declared(text: str) -> set[str]:
         if line.startswith("# TYPE "):
             name, kind = line.split()[2:4]
             names |= {
-                "counter": {f"{name}_total"},
+                "counter": {name if name.endswith("_total") else f"{name}_total"},
                 "histogram": {f"{name}_bucket", f"{name}_count", f"{name}_sum"},
             }.get(kind, {name})
     return names
