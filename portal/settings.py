@@ -102,6 +102,9 @@ if PRODUCTION:
         )
 elif not SECRET_KEY:
     SECRET_KEY = _development_secret_key()
+# Rotation: the new key signs, the old ones (comma-separated) still verify sessions,
+# reset links and second-factor secrets until they are dropped from this list.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 
 
 # --- Hosts ------------------------------------------------------------------
@@ -157,6 +160,7 @@ MIDDLEWARE = [
     # Outermost: counts and times every answer, the static files' included.
     "portal.core.metrics.MetricsMiddleware",
     "portal.core.middleware.RequestLogMiddleware",
+    "portal.apikit.middleware.ApiHttpsOnlyMiddleware",  # before the HTTPS redirect
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -165,6 +169,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "portal.accounts.middleware.SessionLimitsMiddleware",
+    "portal.accounts.middleware.ClearSiteDataOnSignOutMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "portal.accounts.middleware.UserLanguageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -277,9 +282,13 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
 ACCOUNT_RATE_LIMITS = {
     "login_failed": env_str("PORTAL_LOGIN_FAILED_LIMIT", "20/m/ip,5/300s/key"),
 }
+# Changing the account's e-mail addresses asks for the password (or a passkey)
+# again when the last sign-in is older than five minutes.
+ACCOUNT_REAUTHENTICATION_REQUIRED = True
 ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
 
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_ADAPTER = "portal.accounts.adapters.MFAAdapter"  # second-factor secrets encrypted at rest
 MFA_PASSKEY_LOGIN_ENABLED = True
 MFA_TOTP_ISSUER = env_str("PORTAL_NAME", "Customer Portal")
 # Accept the code of the neighbouring 30-second step too: phones drift.
@@ -330,6 +339,8 @@ PORTAL_REQUEST_ATTACHMENT_MAX_MB = env_int("PORTAL_REQUEST_ATTACHMENT_MAX_MB", 1
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_HTTPONLY = True  # set by the language form, read only by the server
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -342,6 +353,9 @@ if PRODUCTION:
     # The __Host- prefix binds the cookie to this exact host over HTTPS.
     SESSION_COOKIE_NAME = "__Host-sessionid"
     CSRF_COOKIE_NAME = "__Host-csrftoken"
+    # The language chosen before signing in: same rules, though it holds no secret.
+    LANGUAGE_COOKIE_NAME = "__Host-language"
+    LANGUAGE_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env_bool("PORTAL_SSL_REDIRECT", True)
     # Probes talk plain HTTP to the node, from inside the network.
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]

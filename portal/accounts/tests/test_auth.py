@@ -4,6 +4,7 @@ throttling that lifts, rotating session ids, session limits, MFA policies."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from allauth.mfa.models import Authenticator
@@ -133,8 +134,11 @@ def test_sign_out_needs_a_post(client: Client) -> None:
     client.force_login(UserFactory())
     client.get("/accounts/logout/")
     assert "_auth_user_id" in client.session
-    client.post("/accounts/logout/")
+    response = client.post("/accounts/logout/")
     assert "_auth_user_id" not in client.session
+    # The browser drops what it cached or stored while signed in.
+    assert response["Clear-Site-Data"] == '"cache", "storage"'
+    assert "Clear-Site-Data" not in client.post("/accounts/logout/")  # nobody was signed in
 
 
 def _age_session(client: Client, *, started_ago: int, seen_ago: int) -> None:
@@ -232,3 +236,93 @@ def test_sign_out_everywhere_else(client: Client) -> None:
     assert phone.get("/dashboard/").status_code == 302  # the other one is gone
     event = AuditEvent.objects.get(action=AuditAction.SESSIONS_REVOKED)
     assert event.subject_user == user and event.data == {"count": 1}
+
+
+def test_a_used_totp_code_cannot_be_replayed_while_it_is_still_accepted() -> None:
+    """A code is accepted one step either side (phones drift); once used it stays used."""
+    from unittest import mock
+
+    from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
+
+    user = UserFactory()
+    secret = "JBSWY3DPEHPK3PXP"
+    authenticator = TOTP.activate(user, secret)
+    start = 1_800_000_010  # 10 s into a 30-s step
+    code = format_hotp_value(hotp_value(secret, start // 30))
+    with mock.patch("time.time", return_value=start):
+        assert authenticator.validate_code(code)
+        assert not authenticator.validate_code(code)
+    # 45 s later the code belongs to the previous step and is still within tolerance.
+    with mock.patch("time.time", return_value=start + 45):
+        assert not authenticator.validate_code(code)
+    # A fresh code of the new step is accepted.
+    fresh = format_hotp_value(hotp_value(secret, (start + 45) // 30))
+    with mock.patch("time.time", return_value=start + 45):
+        assert authenticator.validate_code(fresh)
+
+
+def test_second_factor_secrets_are_encrypted_at_rest_and_survive_a_key_rotation(
+    settings: Any,
+) -> None:
+    from unittest import mock
+
+    from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+    from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
+
+    user = UserFactory()
+    secret = "JBSWY3DPEHPK3PXP"
+    TOTP.activate(user, secret)
+    RecoveryCodes.activate(user)
+    for stored in Authenticator.objects.filter(user=user):
+        raw = stored.data.get("secret") or stored.data.get("seed")
+        assert raw.startswith("fernet:") and secret not in raw
+    now = 1_800_000_010
+    code = format_hotp_value(hotp_value(secret, now // 30))
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-new-secret-key-" + "x" * 50  # rotated: the old one decrypts still
+    totp = TOTP(Authenticator.objects.get(user=user, type=Authenticator.Type.TOTP))
+    with mock.patch("time.time", return_value=now):
+        assert totp.validate_code(code)
+
+
+def test_a_second_factor_stored_before_encryption_still_works() -> None:
+    from unittest import mock
+
+    from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
+
+    secret = "JBSWY3DPEHPK3PXP"
+    legacy = Authenticator.objects.create(
+        user=UserFactory(), type=Authenticator.Type.TOTP, data={"secret": secret}
+    )
+    now = 1_800_000_010
+    with mock.patch("time.time", return_value=now):
+        assert TOTP(legacy).validate_code(format_hotp_value(hotp_value(secret, now // 30)))
+
+
+def test_rotating_the_key_re_encrypts_second_factors_so_the_old_key_can_go(
+    settings: Any,
+) -> None:
+    from io import StringIO
+    from unittest import mock
+
+    from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
+    from django.core.management import call_command
+
+    secret = "JBSWY3DPEHPK3PXP"
+    TOTP.activate(UserFactory(), secret)
+    Authenticator.objects.create(  # stored in the clear before encryption
+        user=UserFactory(), type=Authenticator.Type.TOTP, data={"secret": secret}
+    )
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-new-secret-key-" + "y" * 50
+    out = StringIO()
+    call_command("mfa_secrets_rotate", stdout=out)
+    assert out.getvalue().startswith("2 second factor(s)")
+    settings.SECRET_KEY_FALLBACKS = []  # the old key is gone
+    now = 1_800_000_010
+    for authenticator in Authenticator.objects.all():
+        assert authenticator.data["secret"].startswith("fernet:")
+        with mock.patch("time.time", return_value=now):
+            assert TOTP(authenticator).validate_code(
+                format_hotp_value(hotp_value(secret, now // 30))
+            )
