@@ -22,7 +22,8 @@ from portal.servicedesk.models import ServiceRequest
 from portal.servicedesk.services import service_request_comment_add
 from portal.tokens.tests.factories import make_token
 
-BINARY = bytes(range(256)) * 64 + "Grüße, 日本語 ✓".encode()
+# A PDF by its type check (the first bytes), with every byte value in it.
+BINARY = b"%PDF-1.4\n" + bytes(range(256)) * 64 + "Grüße, 日本語 ✓".encode() + b"\n%%EOF\n"
 
 
 def add() -> None:
@@ -38,7 +39,7 @@ def add() -> None:
         body="Interne Notiz: Zugangskarte für Jürgen prüfen ✓ — <b>not bold</b>",
         as_staff=True,
         internal=True,
-        uploads=[SimpleUploadedFile("notiz-ä.bin", BINARY, "application/octet-stream")],
+        uploads=[SimpleUploadedFile("notiz-ä.pdf", BINARY, "application/pdf")],
     )
     customer = Customer.objects.order_by("pk").first()
     assert customer is not None
