@@ -326,3 +326,26 @@ def test_rotating_the_key_re_encrypts_second_factors_so_the_old_key_can_go(
             assert TOTP(authenticator).validate_code(
                 format_hotp_value(hotp_value(secret, now // 30))
             )
+
+
+def test_staff_sign_a_person_out_everywhere_from_the_back_office(client: Client) -> None:
+    user = UserFactory(email="lost-laptop@example.com")
+    devices = [Client(), Client(HTTP_USER_AGENT="Phone browser")]
+    for device in devices:
+        _sign_in(device, "lost-laptop@example.com", TEST_PASSWORD)
+        assert device.get("/dashboard/").status_code == 200
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    Authenticator.objects.create(user=staff, type=Authenticator.Type.TOTP, data={"secret": "x"})
+    client.force_login(staff)
+    response = client.post(
+        "/backoffice/accounts/user/",
+        {"action": "end_sessions", "_selected_action": [user.pk]},
+        follow=True,
+    )
+    assert "2 sessions ended." in response.content.decode()
+    for device in devices:
+        assert device.get("/dashboard/").status_code == 302
+    event = AuditEvent.objects.get(action=AuditAction.SESSIONS_REVOKED)
+    assert (event.actor, event.subject_user) == (staff, user)
+    assert event.data == {"count": 2, "by_staff": True}
+    assert client.get("/backoffice/").status_code == 200  # staff's own session is untouched
