@@ -73,7 +73,7 @@ class Cluster:
             [
                 sys.executable,
                 "-m",
-                "uvicorn",
+                "portal.core.uvicorn_main",  # uvicorn, exiting 0 after a SIGTERM
                 "portal.asgi:application",
                 "--host",
                 "127.0.0.1",
