@@ -49,8 +49,11 @@ typecheck: $(VENV)/.installed-dev
 content-check: $(VENV)/.installed-base
 	$(MANAGE) content check
 
+# The suite runs in PYTEST_WORKERS processes (pytest-xdist; each has its own test
+# database and servers). PYTEST_WORKERS=0 runs it in this process.
+PYTEST_WORKERS ?= 2
 pytest: $(VENV)/.installed-dev
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 test: lint typecheck content-check pytest
 

@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from tests.components import COMPONENTS, missing_in_run
+from tests.components import COMPONENTS, MISSING_MARK, missing_in_run
 from tests.server import PortalServer
 
 if TYPE_CHECKING:
@@ -63,6 +63,16 @@ def _isolated_cache(settings: Any) -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    """Each test starts in the default language, whatever the previous one activated."""
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(scope="session")
@@ -120,14 +130,22 @@ def oidc(settings: Any, oidc_provider: LocalOIDCProvider) -> LocalOIDCProvider:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not missing_in_run:
+    # Read from the skip reports rather than from missing_in_run alone: under
+    # pytest-xdist the skips happen in worker processes.
+    reasons = set()
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = getattr(report, "longrepr", None)
+        reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else ""
+        if MISSING_MARK in reason:
+            reasons.add(reason.removeprefix("Skipped: "))
+    if not reasons and not missing_in_run:
         return
     terminalreporter.section("missing system components")
     for key in sorted(missing_in_run):
         component = COMPONENTS[key]
-        terminalreporter.write_line(
-            f"Tests that need {component.name} were SKIPPED. Install it with: {component.install}"
-        )
+        reasons.add(f"{component.name} {MISSING_MARK} {component.install}")
+    for reason in sorted(reasons):
+        terminalreporter.write_line(f"Tests SKIPPED because {reason}")
 
 
 def pytest_report_header() -> str:

@@ -52,6 +52,9 @@ COMPONENTS = {
     ),
 }
 
+# The words of every skip message for a missing component (the summary looks for them).
+MISSING_MARK = "is not installed; install it with:"
+
 # Names of components whose absence skipped a test in this run.
 missing_in_run: set[str] = set()
 
@@ -65,7 +68,7 @@ def require(key: str) -> None:
     component = COMPONENTS[key]
     if component.is_available():
         return
-    message = f"{component.name} is not installed; install it with: {component.install}"
+    message = f"{component.name} {MISSING_MARK} {component.install}"
     if strict():
         pytest.fail(f"PORTAL_STRICT_TESTS=1 and {message}", pytrace=False)
     missing_in_run.add(key)

@@ -111,9 +111,13 @@ class UserLanguageMiddleware:
         user = request.user
         language = getattr(user, "preferred_language", "") if user.is_authenticated else ""
         if language and language != getattr(request, "LANGUAGE_CODE", None):
-            translation.activate(language)
             request.LANGUAGE_CODE = language
-        response = self.get_response(request)
+            # override, not activate: the thread's language is restored after the
+            # response, so work done later on this thread is not in this person's language.
+            with translation.override(language):
+                response = self.get_response(request)
+        else:
+            response = self.get_response(request)
         if language:
             response.headers.setdefault("Content-Language", language)
         return response

@@ -153,6 +153,11 @@ def problem_response(
     return response
 
 
+def _json_pointer(parts: list[str]) -> str:
+    """RFC 6901: ``answers.cards`` is ``/answers/cards``; ``~`` and ``/`` are escaped."""
+    return "".join("/" + part.replace("~", "~0").replace("/", "~1") for part in parts)
+
+
 def field_errors_from_ninja(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """ninja's pydantic errors as ``{in, field, pointer, message, code}`` items."""
     result = []
@@ -166,7 +171,7 @@ def field_errors_from_ninja(errors: list[dict[str, Any]]) -> list[dict[str, Any]
                 # Form fields and files are parts of the (multipart) body.
                 "in": "body" if where in {"form", "file"} else where,
                 "field": ".".join(path),
-                "pointer": "/" + "/".join(path) if path else "",
+                "pointer": _json_pointer(path) if path else "",
                 "message": str(error.get("msg", "Invalid value.")),
                 "code": str(error.get("type", "invalid")),
             }
@@ -190,7 +195,7 @@ def field_errors_from_django(error: DjangoValidationError) -> list[dict[str, Any
                     {
                         "in": "body",
                         "field": path,
-                        "pointer": f"/{path}" if path else "",
+                        "pointer": _json_pointer(path.split(".")) if path else "",
                         "message": message,
                         "code": item.code or "invalid",
                     }

@@ -64,6 +64,18 @@ def test_profile_is_saved_and_audited(client: Client) -> None:
     assert client.get("/accounts/profile/")["Content-Language"] == "de"
 
 
+def test_a_persons_language_does_not_outlive_their_request(client: Client) -> None:
+    """Work done later on the same thread (a task, the next request) is not in German."""
+    from django.utils import translation
+
+    client.force_login(UserFactory(preferred_language="de"))
+    with translation.override("en"):
+        response = client.get("/accounts/profile/")
+        assert response["Content-Language"] == "de"
+        assert "Profil" in response.content.decode()
+        assert translation.get_language() == "en"
+
+
 def test_profile_errors_are_explained_and_nothing_is_saved(client: Client) -> None:
     user = UserFactory(first_name="Before")
     client.force_login(user)

@@ -126,3 +126,28 @@ def test_a_demo_user_can_sign_in(client: Client, monkeypatch: pytest.MonkeyPatch
     )
     assert response.status_code == 302
     assert client.get("/dashboard/").status_code == 200
+
+
+def test_the_api_walkthrough_submits_a_request_against_the_demo_data() -> None:
+    """docs/api.md step 6 is copied by people: its body must work on `make run`'s data."""
+    import json
+    import re
+    from pathlib import Path
+
+    from portal.apikit.tests.client import ApiClient
+    from portal.tokens.models import TokenScope
+    from portal.tokens.services import token_create
+
+    load_demo_data(password="a-demo-password-1")
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "api.md").read_text()
+    match = re.search(r"-d '(\{\"request_type\".*?\})' \\", doc, re.DOTALL)
+    assert match, "docs/api.md no longer shows a request submission"
+    member = User.objects.get(email="member@acme.example")
+    customer = Membership.objects.filter(user=member).get().customer
+    _, secret = token_create(
+        user=member, customer=customer, name="walkthrough", scope=TokenScope.WRITE,
+        expires_in_days=7,
+    )  # fmt: skip
+    response = ApiClient(secret).post("service-requests", json.loads(match.group(1)))
+    assert response.status_code == 201, response.json()
+    assert response.json()["reference"].startswith("SR-")

@@ -60,6 +60,8 @@ def test_submission_errors_name_the_answer(world: World) -> None:
     assert response.status_code == 422
     fields = {e["field"] for e in response.json()["errors"]}
     assert fields == {"answers.details", "answers.cards", "answers.pets"}
+    pointers = {e["pointer"] for e in response.json()["errors"]}
+    assert pointers == {"/answers/details", "/answers/cards", "/answers/pets"}  # RFC 6901
     unknown = ApiClient(world.write_token).post(
         "service-requests", {"request_type": "nope", "title": "x"}
     )
