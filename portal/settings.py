@@ -661,6 +661,9 @@ LOGGING = {
         # Our request log already has one line per request.
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "WARNING"},
+        # The Stripe SDK logs whole API answers (with payments' client secrets) at
+        # DEBUG and every call at INFO; the portal logs its payment events itself.
+        "stripe": {"level": "WARNING"},
     },
 }
 

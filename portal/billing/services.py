@@ -497,8 +497,29 @@ def payment_sync(*, payment: Payment) -> Payment:
 
 @transaction.atomic
 def _payment_close(*, payment: Payment, status: PaymentStatus, message: str) -> None:
-    Payment.objects.filter(pk=payment.pk, status__in=OPEN_PAYMENT_STATUSES).update(
+    closed = Payment.objects.filter(pk=payment.pk, status__in=OPEN_PAYMENT_STATUSES).update(
         status=status, failure_message=message[:300], starting_since=None
+    )
+    if closed and status == PaymentStatus.FAILED:
+        _log_payment("payment failed", payment, reason=message[:300])
+
+
+def _log_payment(what: str, payment: Payment, **extra: object) -> None:
+    """A payment event for the operator's log: identifiers and amounts, never card data."""
+    logger.info(
+        what,
+        extra={
+            "payment": payment.pk,
+            "invoice_id": payment.invoice_id,
+            "customer_id": Invoice.objects.filter(pk=payment.invoice_id)
+            .values_list("customer_id", flat=True)
+            .first(),
+            "amount": payment.amount_minor,
+            "currency": payment.currency,
+            "provider": payment.provider,
+            "reference": payment.reference,
+            **extra,
+        },
     )
 
 
@@ -563,6 +584,8 @@ def payment_apply_state(*, payment: Payment, state: PaymentState) -> Payment:
             payment.card_brand, payment.card_last4 = state.card_brand[:30], state.card_last4[:4]
             _payment_succeeded(payment=payment, invoice=invoice)
         elif payment.status not in (PaymentStatus.FAILED, PaymentStatus.CANCELED):
+            if state.failure_message and state.failure_message != payment.failure_message:
+                _log_payment("payment failed", payment, reason=state.failure_message[:300])
             payment.status = _PAYMENT_STATUS[state.status]
             payment.failure_message = state.failure_message[:300]
             if state.client_secret and not payment.client_secret:
@@ -581,6 +604,7 @@ def _payment_succeeded(*, payment: Payment, invoice: Invoice, notify: bool = Tru
     payment.failure_message = ""
     payment.starting_since = None
     payment.save()
+    _log_payment("payment succeeded", payment, invoice=invoice.number)
     invoice.amount_paid_minor += payment.amount_minor
     fields = ["amount_paid_minor"]
     if invoice.status == InvoiceStatus.OPEN and invoice.amount_paid_minor >= invoice.total_minor:

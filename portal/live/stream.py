@@ -33,6 +33,7 @@ from .audience import Viewer
 from .hub import Event, Stream, get_hub
 
 logger = logging.getLogger(__name__)
+security_logger = logging.getLogger("portal.security")
 PATH = "/live/events"
 
 
@@ -52,6 +53,10 @@ async def live_app(scope: Scope, receive: Receive, send: Send) -> None:
     viewer: Viewer | None = await hub.read(authenticate, credentials)
     del credentials
     if viewer is None:
+        client = scope.get("client") or (None, None)
+        security_logger.warning(
+            "access denied: GET %s 401", PATH, extra={"status": 401, "ip": client[0]}
+        )
         await _plain(send, 401, "Sign in, or send a valid token, to receive live updates.")
         return
     if hub.streams_of(viewer.user_id) >= settings.PORTAL_LIVE_MAX_STREAMS_PER_USER:
