@@ -98,7 +98,8 @@ class Cluster:
         self._wait_until_ready(self.urls[node])
 
     def _wait_until_ready(self, url: str) -> None:
-        deadline = time.monotonic() + 30
+        # Generous: on a loaded CI machine a node's start can take a while.
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:

@@ -65,7 +65,7 @@ def _upload(client: Client, commit: Any, name: str, content: bytes) -> DocumentV
 
 def _download(client: Client, version: DocumentVersion) -> Any:
     url = f"/documents/{version.document_id}/versions/{version.number}/download/"
-    response = client.get(url)
+    response: Any = client.get(url)
     if response.streaming:
         b"".join(response.streaming_content)  # closes the file
     return response

@@ -91,7 +91,7 @@ def test_security_events_are_logged_and_no_secret_is(
     with django_capture_on_commit_callbacks(execute=True):
         Client().post("/accounts/password/reset/", {"email": billing.email})
     [link] = re.findall(
-        r"http://testserver(/accounts/password/reset/key/\S+)", mail.outbox[-1].body
+        r"http://testserver(/accounts/password/reset/key/\S+)", str(mail.outbox[-1].body)
     )
     reset_key = link.rstrip("/").rsplit("/", 1)[1].split("-", 1)[1]
     assert len(reset_key) > 20
