@@ -154,6 +154,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "portal.core.middleware.RequestLogMiddleware",
+    "portal.apikit.middleware.ApiHttpsOnlyMiddleware",  # before the HTTPS redirect
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -162,6 +163,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "portal.accounts.middleware.SessionLimitsMiddleware",
+    "portal.accounts.middleware.ClearSiteDataOnSignOutMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "portal.accounts.middleware.UserLanguageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -274,6 +276,9 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
 ACCOUNT_RATE_LIMITS = {
     "login_failed": env_str("PORTAL_LOGIN_FAILED_LIMIT", "20/m/ip,5/300s/key"),
 }
+# Changing the account's e-mail addresses asks for the password (or a passkey)
+# again when the last sign-in is older than five minutes.
+ACCOUNT_REAUTHENTICATION_REQUIRED = True
 ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
 
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
@@ -327,6 +332,8 @@ PORTAL_REQUEST_ATTACHMENT_MAX_MB = env_int("PORTAL_REQUEST_ATTACHMENT_MAX_MB", 1
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_HTTPONLY = True  # set by the language form, read only by the server
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -339,6 +346,9 @@ if PRODUCTION:
     # The __Host- prefix binds the cookie to this exact host over HTTPS.
     SESSION_COOKIE_NAME = "__Host-sessionid"
     CSRF_COOKIE_NAME = "__Host-csrftoken"
+    # The language chosen before signing in: same rules, though it holds no secret.
+    LANGUAGE_COOKIE_NAME = "__Host-language"
+    LANGUAGE_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env_bool("PORTAL_SSL_REDIRECT", True)
     # Probes talk plain HTTP to the node, from inside the network.
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]

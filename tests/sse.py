@@ -35,6 +35,7 @@ class SSEClient:
         self.frames: queue.Queue[Frame | None] = queue.Queue()
         self.comments: list[str] = []
         self.status: int | None = None
+        self.response_headers: dict[str, str] = {}
         self.body = b""
         self.ended = threading.Event()
         self._connected = threading.Event()
@@ -56,6 +57,7 @@ class SSEClient:
             self._conn.request("GET", self.path, headers=self.headers)
             response = self._conn.getresponse()
             self.status = response.status
+            self.response_headers = {k.lower(): v for k, v in response.getheaders()}
             if response.status != 200:
                 self.body = response.read()
                 self._connected.set()

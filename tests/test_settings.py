@@ -88,7 +88,8 @@ def test_production_turns_on_secure_cookies_hsts_and_https(tmp_path: Path) -> No
         "print(json.dumps({k: getattr(s, k) for k in ("
         "'SESSION_COOKIE_SECURE', 'CSRF_COOKIE_SECURE', 'SESSION_COOKIE_NAME', "
         "'CSRF_COOKIE_NAME', 'SECURE_HSTS_SECONDS', 'SECURE_HSTS_INCLUDE_SUBDOMAINS', "
-        "'SECURE_SSL_REDIRECT', 'DEBUG', 'EMAIL_BACKEND')}))"
+        "'SECURE_SSL_REDIRECT', 'DEBUG', 'EMAIL_BACKEND', 'LANGUAGE_COOKIE_NAME', "
+        "'LANGUAGE_COOKIE_SECURE', 'LANGUAGE_COOKIE_HTTPONLY', 'LANGUAGE_COOKIE_SAMESITE')}))"
     )
     result = _run(["-c", script], _production(PORTAL_DEBUG="1"), tmp_path)
     assert result.returncode == 0, result.stderr
@@ -103,7 +104,23 @@ def test_production_turns_on_secure_cookies_hsts_and_https(tmp_path: Path) -> No
         "SECURE_SSL_REDIRECT": True,
         "DEBUG": False,  # PORTAL_DEBUG is ignored in production
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "LANGUAGE_COOKIE_NAME": "__Host-language",
+        "LANGUAGE_COOKIE_SECURE": True,
+        "LANGUAGE_COOKIE_HTTPONLY": True,
+        "LANGUAGE_COOKIE_SAMESITE": "Lax",
     }
+
+
+def test_demo_data_is_refused_in_production(tmp_path: Path) -> None:
+    """The demo users, one of them staff, have a published password."""
+    env = _production()
+    assert _run(["manage.py", "migrate", "--noinput", "-v0"], env, tmp_path).returncode == 0
+    result = _run(["manage.py", "load_demo"], env, tmp_path)
+    assert result.returncode != 0
+    assert "production" in result.stderr
+    count = "from portal.accounts.models import User; print(User.objects.count())"
+    users = _run(["-c", f"import django; django.setup(); {count}"], env, tmp_path)
+    assert users.stdout.strip() == "0", users.stderr
 
 
 def test_development_keeps_a_generated_secret_key_in_the_data_dir(tmp_path: Path) -> None:

@@ -7,4 +7,9 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401 - connects the audit receivers
+        from . import (
+            signals,  # noqa: F401 - connects the audit receivers
+            totp,
+        )
+
+        totp.install()

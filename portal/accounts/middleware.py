@@ -101,6 +101,28 @@ class SessionActivityMiddleware:
         return self.get_response(request)
 
 
+class ClearSiteDataOnSignOutMiddleware:
+    """After signing out, the browser drops what it cached or stored for the portal."""
+
+    def __init__(self, get_response: Middleware) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        was_signed_in = request.user.is_authenticated
+        response = self.get_response(request)
+        if (
+            was_signed_in
+            and request.method == "POST"
+            and request.path == SIGN_OUT_PATH
+            and not request.user.is_authenticated
+        ):
+            response["Clear-Site-Data"] = '"cache", "storage"'
+        return response
+
+
+SIGN_OUT_PATH = "/accounts/logout/"
+
+
 class UserLanguageMiddleware:
     """A signed-in person sees the portal in the language of their profile."""
 

@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -22,7 +22,7 @@ from portal.customers.models import Customer
 
 from . import services
 from .models import Category, Document, DocumentVersion
-from .naming import content_disposition
+from .responses import download_response
 
 
 @admin.register(Category)
@@ -191,7 +191,7 @@ class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         except ValidationError as error:
             messages.error(request, error.messages[0])
             return redirect("admin:documents_document_change", version.document_id)
-        response = FileResponse(handle, content_type=version.content_type)
-        response["Content-Disposition"] = content_disposition(version.file_name)
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
+        return download_response(
+            handle, file_name=version.file_name, content_type=version.content_type,
+            size=version.size,
+        )  # fmt: skip

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, File, Form, Query, Router, Schema
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
@@ -26,7 +26,7 @@ from portal.customers.roles import Permission
 
 from . import selectors, services
 from .models import Category, Document, DocumentVersion, ScanStatus, Source
-from .naming import content_disposition
+from .responses import download_response
 
 router = Router(tags=["documents"])
 
@@ -281,10 +281,7 @@ def document_download(
             "This file cannot be downloaded: it is waiting for its virus check or was found "
             "infected.",
         ) from None
-    response = FileResponse(handle, content_type=version.content_type)
-    response["Content-Length"] = str(version.size)
-    response["Content-Disposition"] = content_disposition(version.file_name)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response = download_response(
+        handle, file_name=version.file_name, content_type=version.content_type, size=version.size
+    )
     return response  # type: ignore[return-value] # a streamed response is fine here

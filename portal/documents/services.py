@@ -167,6 +167,38 @@ def _check_quota(*, customer: Customer, size: int, name: str) -> None:
 # --- Upload -------------------------------------------------------------------
 
 
+def document_file_check(*, file: UploadFile) -> Inspected:
+    """Check and scan a file kept outside the library (a staff internal note's).
+
+    The same type rules as every upload, and the virus scan at once rather than
+    in the background: such a file has no held state, so it is kept only when
+    the scanner says clean (or, under ``PORTAL_SCAN_POLICY=allow``, cannot say).
+    Raises ``ValidationError`` (``type``, ``too_large``, ``empty``, ``infected``,
+    ``scan_failed``); the file is left at its start.
+    """
+    inspected = _inspect(file)
+    file.seek(0)
+    result = get_scanner().scan(file.chunks())
+    file.seek(0)
+    if result.verdict == Verdict.INFECTED:
+        logger.warning(
+            "internal file refused: infected",
+            extra={"file_name": inspected.file_name, "threat": result.detail},
+        )
+        raise _refuse(
+            _("%(name)s was refused: the virus scanner found %(threat)s in it.")
+            % {"name": inspected.file_name, "threat": result.detail},
+            "infected",
+        )
+    if result.verdict == Verdict.FAILED and settings.PORTAL_SCAN_POLICY == "hold":
+        raise _refuse(
+            _("%(name)s could not be checked for viruses just now. Try again in a few minutes.")
+            % {"name": inspected.file_name},
+            "scan_failed",
+        )
+    return inspected
+
+
 def document_upload(
     *,
     customer: Customer,

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -23,7 +23,7 @@ from portal.customers.roles import Permission
 from . import selectors, services
 from .forms import DocumentEditForm, LibraryFilterForm, UploadForm, VersionForm
 from .models import Document, DocumentVersion
-from .naming import content_disposition
+from .responses import download_response
 from .uploads import limit_upload_size, too_large
 
 PAGE_SIZE = 20
@@ -260,13 +260,9 @@ def download(request: HttpRequest, document_id: int, number: int) -> HttpRespons
             {"version": version, "document": version.document},
             status=403,
         )
-    response = FileResponse(handle, content_type=version.content_type)
-    response["Content-Length"] = str(version.size)
-    response["Content-Disposition"] = content_disposition(version.file_name)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    # Even if a browser were to render it, it could run nothing and load nothing.
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response = download_response(
+        handle, file_name=version.file_name, content_type=version.content_type, size=version.size
+    )
     return response  # type: ignore[return-value] # a streamed response is fine here
 
 

@@ -28,7 +28,7 @@ from portal.core.tasks import send_email_on_commit
 from portal.customers.models import Customer, Membership
 from portal.customers.roles import ROLE_PERMISSIONS, Permission
 from portal.documents.models import Source as DocumentSource
-from portal.documents.services import document_upload
+from portal.documents.services import document_file_check, document_upload
 from portal.live.services import live_event_emit, notification_send
 
 from .models import (
@@ -103,6 +103,10 @@ def attachment_store(
         uploaded_by=uploaded_by,
     )
     if comment is not None and comment.internal:
+        # Staff only, so not a customer document; still type-checked and scanned.
+        inspected = document_file_check(file=upload)
+        attachment.original_name = inspected.file_name[:200]
+        attachment.content_type = inspected.content_type[:100]
         attachment.file.save(original, upload, save=False)
     else:
         # Checked by content, scanned, stored and downloaded like any document.

@@ -133,8 +133,11 @@ def test_sign_out_needs_a_post(client: Client) -> None:
     client.force_login(UserFactory())
     client.get("/accounts/logout/")
     assert "_auth_user_id" in client.session
-    client.post("/accounts/logout/")
+    response = client.post("/accounts/logout/")
     assert "_auth_user_id" not in client.session
+    # The browser drops what it cached or stored while signed in.
+    assert response["Clear-Site-Data"] == '"cache", "storage"'
+    assert "Clear-Site-Data" not in client.post("/accounts/logout/")  # nobody was signed in
 
 
 def _age_session(client: Client, *, started_ago: int, seen_ago: int) -> None:
@@ -232,3 +235,26 @@ def test_sign_out_everywhere_else(client: Client) -> None:
     assert phone.get("/dashboard/").status_code == 302  # the other one is gone
     event = AuditEvent.objects.get(action=AuditAction.SESSIONS_REVOKED)
     assert event.subject_user == user and event.data == {"count": 1}
+
+
+def test_a_used_totp_code_cannot_be_replayed_while_it_is_still_accepted() -> None:
+    """A code is accepted one step either side (phones drift); once used it stays used."""
+    from unittest import mock
+
+    from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
+
+    user = UserFactory()
+    secret = "JBSWY3DPEHPK3PXP"
+    authenticator = TOTP.activate(user, secret)
+    start = 1_800_000_010  # 10 s into a 30-s step
+    code = format_hotp_value(hotp_value(secret, start // 30))
+    with mock.patch("time.time", return_value=start):
+        assert authenticator.validate_code(code)
+        assert not authenticator.validate_code(code)
+    # 45 s later the code belongs to the previous step and is still within tolerance.
+    with mock.patch("time.time", return_value=start + 45):
+        assert not authenticator.validate_code(code)
+    # A fresh code of the new step is accepted.
+    fresh = format_hotp_value(hotp_value(secret, (start + 45) // 30))
+    with mock.patch("time.time", return_value=start + 45):
+        assert authenticator.validate_code(fresh)

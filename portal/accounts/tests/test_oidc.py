@@ -360,6 +360,11 @@ def test_a_signed_in_person_links_a_provider(client: Client, oidc: LocalOIDCProv
     assert "Link Test IdP" in page
     # Another address at the provider is fine: the person proved both.
     oidc.set_user("linker-idp", email="linker@corp.example", email_verified=True)
+    # A new way to sign in asks for the password again when the last sign-in is old.
+    refused = _sign_in(client, oidc, "linker-idp", process="connect")
+    assert refused["Location"].startswith("/accounts/reauthenticate/")
+    assert not SocialAccount.objects.filter(uid="linker-idp").exists()
+    client.post("/accounts/reauthenticate/", {"password": TEST_PASSWORD})
     response = _sign_in(client, oidc, "linker-idp", process="connect")
     assert response["Location"] == "/accounts/3rdparty/"
     assert SocialAccount.objects.get(uid="linker-idp").user == user
@@ -382,6 +387,7 @@ def test_the_last_way_to_sign_in_cannot_be_unlinked(
     user.set_password("a long enough passphrase")
     user.save()
     client.force_login(user)
+    client.post("/accounts/reauthenticate/", {"password": "a long enough passphrase"})
     response = client.post("/accounts/3rdparty/", {"account": account.pk})
     assert response.status_code == 302
     assert not SocialAccount.objects.filter(pk=account.pk).exists()

@@ -244,3 +244,19 @@ def test_language_switch_is_remembered_for_signed_in_people(client: Client) -> N
     client.post("/i18n/setlang/", {"language": "de", "next": "/dashboard/"})
     user.refresh_from_db()
     assert user.preferred_language == "de"
+
+
+def test_adding_an_e_mail_address_asks_for_the_password_again(client: Client) -> None:
+    user = UserFactory()
+    client.force_login(user)  # no recent sign-in with a password in this session
+    add = {"action_add": "", "email": "second@example.org"}
+    response = client.post("/accounts/email/", add)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/reauthenticate/")
+    assert not EmailAddress.objects.filter(email="second@example.org").exists()
+
+    wrong = client.post("/accounts/reauthenticate/", {"password": "not-the-password"})
+    assert wrong.status_code == 200
+    client.post("/accounts/reauthenticate/", {"password": TEST_PASSWORD})
+    client.post("/accounts/email/", add)
+    assert EmailAddress.objects.filter(user=user, email="second@example.org").exists()

@@ -189,3 +189,14 @@ def test_djangos_own_error_handlers_answer_problems_under_the_api() -> None:
         except RuntimeError:
             response = handler500(request)
         assert response.status_code == 500
+
+
+def test_the_api_over_plain_http_is_refused_not_redirected(client: Client, settings: Any) -> None:
+    settings.SECURE_SSL_REDIRECT = True
+    refused = client.get("/api/v1/me")
+    assert refused.status_code == 403
+    assert refused["Content-Type"] == "application/problem+json"
+    assert "Location" not in refused
+    assert "only over HTTPS" in refused.json()["detail"]
+    assert client.get("/api/v1/me", secure=True).status_code == 401  # reached the API
+    assert client.get("/dashboard/").status_code == 301  # pages still redirect

@@ -186,6 +186,7 @@ def test_a_download_is_an_audited_attachment(client: Client, world: World) -> No
     assert response["Content-Length"] == str(len(samples.PDF))
     assert "no-store" in response["Cache-Control"]
     assert "sandbox" in response["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
     event = AuditEvent.objects.get(action=AuditAction.DOCUMENT_DOWNLOADED)
     assert (event.actor, event.customer) == (world.member, world.acme)
     assert event.data == {"document": world.doc.pk, "version": 1}

@@ -63,6 +63,22 @@ def test_anonymous_visitors_get_401(portal_server: PortalServer) -> None:
         assert b"Sign in" in client.body
 
 
+def test_stream_answers_carry_the_pages_security_headers(
+    portal_server: PortalServer, two_customers: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO", logger="portal.live.stream"):
+        with stream(portal_server, None) as refused:
+            assert refused.status == 401
+    assert "live stream refused: not signed in" in caplog.text  # denied access is logged
+    with stream(portal_server, two_customers["member"]) as accepted:
+        assert accepted.status == 200
+    for client in (refused, accepted):
+        headers = client.response_headers
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+        assert headers["cache-control"] == "no-store"
+
+
 def test_only_get_is_allowed(portal_server: PortalServer) -> None:
     import httpx
 
@@ -280,3 +296,15 @@ def test_stream_use_of_a_token_is_recorded(
     assert event.ip_address == "127.0.0.1"
     token.refresh_from_db()
     assert token.last_used_at is not None
+
+
+def test_stream_answers_carry_hsts_when_the_pages_do(settings: Any) -> None:
+    from portal.live.stream import _security_headers
+
+    settings.SECURE_HSTS_SECONDS = 31_536_000
+    settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    settings.SECURE_HSTS_PRELOAD = True
+    headers = dict(_security_headers())
+    assert headers[b"strict-transport-security"] == b"max-age=31536000; includeSubDomains; preload"
+    settings.SECURE_HSTS_SECONDS = 0
+    assert b"strict-transport-security" not in dict(_security_headers())

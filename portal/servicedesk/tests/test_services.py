@@ -13,11 +13,13 @@ from portal.accounts.models import NotificationKind, NotificationPreference
 from portal.customers.roles import Role
 from portal.customers.tests.factories import make_customer, make_member
 from portal.documents.tests import samples
+from portal.documents.tests.conftest import clamd, clamd_socket  # noqa: F401 - fixtures
 from portal.live.audience import Viewer
 from portal.live.models import LiveEvent, Notification
 from portal.servicedesk import services
 from portal.servicedesk.models import (
     Attachment,
+    Comment,
     ReferenceCounter,
     RequestDraft,
     ServiceRequest,
@@ -304,3 +306,46 @@ def test_a_fee_bearing_request_is_invoiced_once_with_its_submission() -> None:
     assert invoice.source_reference == f"servicedesk:{sr.reference}"
     assert invoice.currency == "EUR" and invoice.total_minor == 14900
     assert sr.reference in invoice.lines.get().description
+
+
+def _internal_note(world: World, upload: SimpleUploadedFile) -> None:
+    services.service_request_comment_add(
+        service_request=world.acme_request,
+        author=world.staff,
+        body="see the file",
+        as_staff=True,
+        internal=True,
+        uploads=[upload],
+    )
+
+
+def test_internal_note_files_are_type_checked_like_every_upload(world: World) -> None:
+    with pytest.raises(ValidationError) as refused:
+        _internal_note(world, SimpleUploadedFile("report.pdf", samples.EXE))  # spoofed name
+    assert "cannot be uploaded" in str(refused.value)
+    assert not Attachment.objects.exists()
+    assert not Comment.objects.filter(body="see the file").exists()  # nothing half-written
+
+
+@pytest.mark.usefixtures("clamd")  # a real clamd
+def test_internal_note_files_are_scanned_and_a_virus_is_refused(world: World) -> None:
+    from tests.clamd import eicar
+
+    with pytest.raises(ValidationError) as refused:
+        _internal_note(world, SimpleUploadedFile("notes.txt", eicar()))
+    assert "virus scanner found" in str(refused.value)
+    assert not Attachment.objects.exists()
+    _internal_note(world, SimpleUploadedFile("notes.txt", samples.TEXT))
+    assert Attachment.objects.get().content_type.startswith("text/plain")
+
+
+def test_internal_note_files_wait_for_a_scanner_that_is_down(world: World, settings: Any) -> None:
+    settings.PORTAL_SCANNER = {
+        "BACKEND": "portal.documents.scanners.clamd.ClamdScanner",
+        "OPTIONS": {"address": "/nonexistent/clamd.sock", "timeout": 2},
+    }
+    settings.PORTAL_SCAN_POLICY = "hold"
+    with pytest.raises(ValidationError) as refused:
+        _internal_note(world, SimpleUploadedFile("notes.txt", samples.TEXT))
+    assert "could not be checked for viruses" in str(refused.value)
+    assert not Attachment.objects.exists()

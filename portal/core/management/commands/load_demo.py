@@ -1,6 +1,7 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
 from portal.core.demo import demo_password, load_demo_data
 
@@ -11,5 +12,8 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if settings.PRODUCTION:
+            # Demo users (one of them staff) have a published password.
+            raise CommandError("Demo data is not loaded in production (PORTAL_ENV=production).")
         changed = load_demo_data(password=demo_password())
         self.stdout.write(f"Demo data: {changed} record(s) created or updated.")
