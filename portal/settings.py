@@ -101,6 +101,9 @@ if PRODUCTION:
         )
 elif not SECRET_KEY:
     SECRET_KEY = _development_secret_key()
+# Rotation: the new key signs, the old ones (comma-separated) still verify sessions,
+# reset links and second-factor secrets until they are dropped from this list.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 
 
 # --- Hosts ------------------------------------------------------------------
@@ -282,6 +285,7 @@ ACCOUNT_REAUTHENTICATION_REQUIRED = True
 ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
 
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_ADAPTER = "portal.accounts.adapters.MFAAdapter"  # second-factor secrets encrypted at rest
 MFA_PASSKEY_LOGIN_ENABLED = True
 MFA_TOTP_ISSUER = env_str("PORTAL_NAME", "Customer Portal")
 # Accept the code of the neighbouring 30-second step too: phones drift.

@@ -4,6 +4,7 @@ from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.models import EmailAddress
+from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialLogin
 from allauth.usersessions.adapter import DefaultUserSessionsAdapter
@@ -14,6 +15,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from portal.core.audit import audit_record
 from portal.core.models import AuditAction
+
+from .secrets import decrypt_secret, encrypt_secret
 
 
 class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
@@ -126,3 +129,13 @@ class UserSessionsAdapter(DefaultUserSessionsAdapter):  # type: ignore[misc]
                 actor=sessions[0].user,
                 data={"count": len(sessions)},
             )
+
+
+class MFAAdapter(DefaultMFAAdapter):  # type: ignore[misc]
+    """TOTP keys and recovery-code seeds are stored encrypted (see ``secrets``)."""
+
+    def encrypt(self, text: str) -> str:
+        return encrypt_secret(text)
+
+    def decrypt(self, encrypted_text: str) -> str:
+        return decrypt_secret(encrypted_text)

@@ -253,3 +253,26 @@ def account_delete(*, user: User, password: str, request: HttpRequest | None = N
     user.is_superuser = False
     user.anonymised_at = timezone.now()
     user.save()
+
+
+@transaction.atomic
+def user_sessions_end(*, user: User, actor: User, request: HttpRequest | None = None) -> int:
+    """Staff sign a person out everywhere (a lost laptop, a suspected takeover).
+
+    Every session ends, and open live streams close at once and cannot reconnect
+    with the ended session. API tokens are separate: revoke them on their own.
+    """
+    sessions = list(UserSession.objects.filter(user=user))
+    for session in sessions:
+        session.end()
+    from portal.live.services import access_changed
+
+    access_changed(user=user)
+    audit_record(
+        action=AuditAction.SESSIONS_REVOKED,
+        request=request,
+        actor=actor,
+        subject_user=user,
+        data={"count": len(sessions), "by_staff": True},
+    )
+    return len(sessions)

@@ -4,6 +4,7 @@ throttling that lifts, rotating session ids, session limits, MFA policies."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from allauth.mfa.models import Authenticator
@@ -258,3 +259,93 @@ def test_a_used_totp_code_cannot_be_replayed_while_it_is_still_accepted() -> Non
     fresh = format_hotp_value(hotp_value(secret, (start + 45) // 30))
     with mock.patch("time.time", return_value=start + 45):
         assert authenticator.validate_code(fresh)
+
+
+def test_second_factor_secrets_are_encrypted_at_rest_and_survive_a_key_rotation(
+    settings: Any,
+) -> None:
+    from unittest import mock
+
+    from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+    from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
+
+    user = UserFactory()
+    secret = "JBSWY3DPEHPK3PXP"
+    TOTP.activate(user, secret)
+    RecoveryCodes.activate(user)
+    for stored in Authenticator.objects.filter(user=user):
+        raw = stored.data.get("secret") or stored.data.get("seed")
+        assert raw.startswith("fernet:") and secret not in raw
+    now = 1_800_000_010
+    code = format_hotp_value(hotp_value(secret, now // 30))
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-new-secret-key-" + "x" * 50  # rotated: the old one decrypts still
+    totp = TOTP(Authenticator.objects.get(user=user, type=Authenticator.Type.TOTP))
+    with mock.patch("time.time", return_value=now):
+        assert totp.validate_code(code)
+
+
+def test_a_second_factor_stored_before_encryption_still_works() -> None:
+    from unittest import mock
+
+    from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
+
+    secret = "JBSWY3DPEHPK3PXP"
+    legacy = Authenticator.objects.create(
+        user=UserFactory(), type=Authenticator.Type.TOTP, data={"secret": secret}
+    )
+    now = 1_800_000_010
+    with mock.patch("time.time", return_value=now):
+        assert TOTP(legacy).validate_code(format_hotp_value(hotp_value(secret, now // 30)))
+
+
+def test_rotating_the_key_re_encrypts_second_factors_so_the_old_key_can_go(
+    settings: Any,
+) -> None:
+    from io import StringIO
+    from unittest import mock
+
+    from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
+    from django.core.management import call_command
+
+    secret = "JBSWY3DPEHPK3PXP"
+    TOTP.activate(UserFactory(), secret)
+    Authenticator.objects.create(  # stored in the clear before encryption
+        user=UserFactory(), type=Authenticator.Type.TOTP, data={"secret": secret}
+    )
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-new-secret-key-" + "y" * 50
+    out = StringIO()
+    call_command("mfa_secrets_rotate", stdout=out)
+    assert out.getvalue().startswith("2 second factor(s)")
+    settings.SECRET_KEY_FALLBACKS = []  # the old key is gone
+    now = 1_800_000_010
+    for authenticator in Authenticator.objects.all():
+        assert authenticator.data["secret"].startswith("fernet:")
+        with mock.patch("time.time", return_value=now):
+            assert TOTP(authenticator).validate_code(
+                format_hotp_value(hotp_value(secret, now // 30))
+            )
+
+
+def test_staff_sign_a_person_out_everywhere_from_the_back_office(client: Client) -> None:
+    user = UserFactory(email="lost-laptop@example.com")
+    devices = [Client(), Client(HTTP_USER_AGENT="Phone browser")]
+    for device in devices:
+        _sign_in(device, "lost-laptop@example.com", TEST_PASSWORD)
+        assert device.get("/dashboard/").status_code == 200
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    Authenticator.objects.create(user=staff, type=Authenticator.Type.TOTP, data={"secret": "x"})
+    client.force_login(staff)
+    response = client.post(
+        "/backoffice/accounts/user/",
+        {"action": "end_sessions", "_selected_action": [user.pk]},
+        follow=True,
+    )
+    assert "2 sessions ended." in response.content.decode()
+    for device in devices:
+        assert device.get("/dashboard/").status_code == 302
+    event = AuditEvent.objects.get(action=AuditAction.SESSIONS_REVOKED)
+    assert (event.actor, event.subject_user) == (staff, user)
+    assert event.data == {"count": 2, "by_staff": True}
+    assert client.get("/backoffice/").status_code == 200  # staff's own session is untouched
