@@ -67,11 +67,12 @@ messages: $(VENV)/.installed-base
 		--ignore=.venv --ignore=var --ignore=build --ignore=dist --ignore=tests
 	$(MANAGE) compilemessages $(addprefix -l ,$(LOCALES)) --ignore=.venv --ignore=var
 
-# Load and latency figures into docs/benchmarks.md (needs PostgreSQL, Redis and wrk;
-# installs them with apt-get when run as root and they are missing).
+# Load and latency figures into docs/benchmarks.md (needs PostgreSQL, Redis, wrk and
+# Chromium; installs them with apt-get when run as root and they are missing).
 bench-tools:
 	@command -v wrk >/dev/null && command -v redis-server >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
-	  || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk redis-server postgresql)
+	  && test -x /usr/bin/chromium \
+	  || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk redis-server postgresql chromium)
 
 bench: $(VENV)/.installed-dev bench-tools
 	$(PY) bench/run.py

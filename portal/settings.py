@@ -175,6 +175,7 @@ MIDDLEWARE = [
     "portal.accounts.middleware.SessionActivityMiddleware",
     "portal.accounts.middleware.RequireMFAMiddleware",
     "portal.core.middleware.PrivatePageCacheMiddleware",
+    "portal.core.middleware.RefuseNulInPathMiddleware",
 ]
 
 # Sessions are read from the cache (Redis in production) and written through to

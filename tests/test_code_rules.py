@@ -38,11 +38,21 @@ def test_templates_never_use_the_safe_filter_or_turn_escaping_off_in_html() -> N
     offenders = []
     for path in _sources(".html", ".txt"):
         text = path.read_text()
-        if re.search(r"\|\s*safe\b", text):
-            offenders.append(f"{path.relative_to(ROOT)}: |safe")
+        if re.search(r"\|\s*safe(seq)?\b", text):
+            offenders.append(f"{path.relative_to(ROOT)}: |safe or |safeseq")
         if "autoescape off" in text and path.suffix != PLAIN_TEXT_SUFFIX:
             offenders.append(f"{path.relative_to(ROOT)}: autoescape off in HTML")
     assert not offenders, offenders
+
+
+def test_nothing_claims_to_be_html_already() -> None:
+    """An ``__html__`` method makes templates skip escaping an object: same rule as mark_safe."""
+    found = [
+        str(path.relative_to(ROOT))
+        for path in _sources(".py")
+        if re.search(r"def __html__\(|\bSafeData\b|\bhtml_safe\b", path.read_text())
+    ]
+    assert not sorted(set(found) - set(JUSTIFIED_SAFE)), found
 
 
 def test_format_html_is_used_with_placeholders_only() -> None:

@@ -121,7 +121,11 @@ class Invoice(models.Model):
                 name="invoice_amounts_not_negative",
             ),
         ]
-        indexes = [models.Index(fields=["customer", "status", "-issue_date"])]
+        indexes = [
+            models.Index(fields=["customer", "status", "-issue_date"]),
+            # A customer's invoice list, newest first, in the index's order.
+            models.Index(fields=["customer", "-issue_date", "-id"], name="invoice_customer_newest"),
+        ]
 
     def __str__(self) -> str:
         return self.number or str(_("Draft invoice %(id)s") % {"id": self.pk})

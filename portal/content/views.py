@@ -6,6 +6,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
+from portal.core.text import search_words
+
 from . import selectors, services
 from .models import Audience, ContentStatus
 
@@ -15,7 +17,7 @@ TOC_MIN_ENTRIES = 3
 
 
 def _query(request: HttpRequest) -> str:
-    return request.GET.get("q", "").strip()[:MAX_QUERY_LENGTH]
+    return search_words(request.GET.get("q", ""), max_length=MAX_QUERY_LENGTH)
 
 
 def _is_staff(request: HttpRequest) -> bool:

@@ -6,6 +6,7 @@ import time
 import uuid
 from collections.abc import Callable
 
+from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import add_never_cache_headers
 
@@ -97,3 +98,20 @@ class PrivatePageCacheMiddleware:
         if user is not None and user.is_authenticated and not response.has_header("Cache-Control"):
             add_never_cache_headers(response)
         return response
+
+
+class RefuseNulInPathMiddleware:
+    """A path with a NUL character is a bad request, whatever route it would match.
+
+    Path parameters go to the database (a request's reference, an invoice
+    number, a back-office object id); PostgreSQL refuses NUL in any text it is
+    given, which would turn such a URL into a server error. No portal URL has one.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "\x00" in request.path_info:
+            raise SuspiciousOperation("NUL character in the path")
+        return self.get_response(request)

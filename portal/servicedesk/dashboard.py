@@ -60,7 +60,7 @@ def requests_card(request: HttpRequest) -> Card | None:
             }
         )
     may_submit = membership.allows(Permission.REQUESTS_SUBMIT)
-    if counts["total"] == 0:
+    if not counts["any"]:
         empty = _("No requests yet.")
     else:
         empty = _("Nothing open: all your requests are done.")

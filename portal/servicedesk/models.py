@@ -205,7 +205,10 @@ class ServiceRequest(models.Model):
         verbose_name = _("service request")
         verbose_name_plural = _("service requests")
         indexes = [
-            models.Index(fields=["customer", "-created_at"]),
+            # A customer's list, newest first (the order is the index's: no sort).
+            models.Index(fields=["customer", "-created_at", "-id"], name="sr_customer_newest"),
+            # The dashboard's counts of open work, however long the history.
+            models.Index(fields=["customer", "status"], name="sr_customer_status"),
             models.Index(fields=["status", "due_at"]),
         ]
         constraints = [

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Subquery
 from django.http import Http404
 
 from portal.accounts.models import User
@@ -107,18 +107,26 @@ def service_request_list(
 
 
 def service_request_counts(*, user: User, customer: Customer) -> dict[str, int]:
-    """How many of the customer's requests are open, waiting for them, and awaiting confirmation."""
-    counts = (
-        _visible_requests(user=user)
-        .filter(customer=customer)
-        .aggregate(
-            open=Count("pk", filter=Q(status__in=OPEN_STATUSES)),
-            waiting=Count("pk", filter=Q(status=Status.WAITING_FOR_CUSTOMER)),
-            resolved=Count("pk", filter=Q(status=Status.RESOLVED)),
-            total=Count("pk"),
-        )
+    """How many of the customer's requests are open, waiting for them, and awaiting confirmation.
+
+    Counts only the requests still in play (an index on customer and status finds
+    them), so the cost follows the open work, not the years of closed history;
+    ``any`` tells none (0) from some (1) without counting them all.
+    """
+    requests = _visible_requests(user=user).filter(customer=customer)
+    newest = requests.order_by("-created_at", "-id").values("pk")[:1]
+    # The requests in play, plus the newest one so that ``any`` needs no query of its own.
+    counts = requests.filter(
+        Q(status__in=[*OPEN_STATUSES, Status.RESOLVED]) | Q(pk=Subquery(newest))
+    ).aggregate(
+        open=Count("pk", filter=Q(status__in=OPEN_STATUSES)),
+        waiting=Count("pk", filter=Q(status=Status.WAITING_FOR_CUSTOMER)),
+        resolved=Count("pk", filter=Q(status=Status.RESOLVED)),
+        rows=Count("pk"),
     )
-    return {key: int(value or 0) for key, value in counts.items()}
+    result = {key: int(counts[key] or 0) for key in ("open", "waiting", "resolved")}
+    result["any"] = int(bool(counts["rows"]))
+    return result
 
 
 def service_request_get_for_user(*, user: User, reference: str) -> ServiceRequest:

@@ -7,7 +7,6 @@ from itertools import groupby
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -15,6 +14,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from portal.accounts.request import signed_in_user
+from portal.core.paging import CappedPaginator
+from portal.core.text import search_words
 from portal.customers.access import (
     active_membership,
     customer_permission_required,
@@ -63,7 +64,7 @@ def _get_request(request: HttpRequest, reference: str) -> ServiceRequest:
 @customer_permission_required(Permission.REQUESTS_SUBMIT)
 @require_safe
 def catalog(request: HttpRequest) -> HttpResponse:
-    search = request.GET.get("q", "").strip()[:100]
+    search = search_words(request.GET.get("q", ""), max_length=100)
     types = list(selectors.request_types_for_catalog(search=search))
     categories = [(name, list(items)) for name, items in groupby(types, key=lambda t: t.category)]
     return render(
@@ -177,7 +178,7 @@ def request_list(request: HttpRequest) -> HttpResponse:
     requests = selectors.service_request_list(
         user=signed_in_user(request), customer=customer, filters=filters
     )
-    page = Paginator(requests, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(requests, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "servicedesk/list.html",

@@ -108,6 +108,9 @@ class Command(BaseCommand):
             "--lifespan", "on",
             "--no-access-log",  # the portal writes its own structured line per request
             "--timeout-graceful-shutdown", "20",
+            # A burst of reconnecting live streams must not overflow the accept queue
+            # (the kernel caps it at net.core.somaxconn).
+            "--backlog", os.environ.get("PORTAL_BACKLOG", "4096"),
         ]  # fmt: skip
         sys.stdout.flush()
         if options["no_worker"] and localstripe is None:
