@@ -16,6 +16,9 @@ from django.utils.functional import cached_property
 
 # How many pages past the current one are counted.
 PAGES_AHEAD = 10
+# A page number beyond any list; larger ones (?page=99999999999999999999) would
+# overflow the database's LIMIT.
+MAX_PAGE = 1_000_000_000
 
 
 class CappedPaginator(Paginator[Any]):
@@ -27,7 +30,7 @@ class CappedPaginator(Paginator[Any]):
 
     def get_page(self, number: Any) -> Page[Any]:
         try:
-            self.wanted = max(1, int(number))
+            self.wanted = min(max(1, int(number)), MAX_PAGE)
         except (TypeError, ValueError):
             self.wanted = 1
         return super().get_page(number)
