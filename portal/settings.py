@@ -514,8 +514,18 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
+    # Django's Redis cache that keeps answering while Redis is away (portal/core/cache.py):
+    # a hung Redis costs a page at most this many seconds, once a second.
+    _redis_timeout = float(env_str("PORTAL_REDIS_TIMEOUT", "1"))
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "portal.core.cache.ResilientRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": _redis_timeout,
+                "socket_timeout": _redis_timeout,
+            },
+        }
     }
 else:
     # Files are shared by the server's worker processes (rate limits must be),
@@ -669,6 +679,9 @@ LOGGING = {
         # Our request log already has one line per request.
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "WARNING"},
+        # The Stripe SDK logs whole API answers (with payments' client secrets) at
+        # DEBUG and every call at INFO; the portal logs its payment events itself.
+        "stripe": {"level": "WARNING"},
     },
 }
 

@@ -503,6 +503,27 @@ def _payment_close(*, payment: Payment, status: PaymentStatus, message: str) -> 
         status=status, failure_message=message[:300], starting_since=None
     )
     metrics.payment_finished(provider=payment.provider, outcome=str(status), count=closed)
+    if closed and status == PaymentStatus.FAILED:
+        _log_payment("payment failed", payment, reason=message[:300])
+
+
+def _log_payment(what: str, payment: Payment, **extra: object) -> None:
+    """A payment event for the operator's log: identifiers and amounts, never card data."""
+    logger.info(
+        what,
+        extra={
+            "payment": payment.pk,
+            "invoice_id": payment.invoice_id,
+            "customer_id": Invoice.objects.filter(pk=payment.invoice_id)
+            .values_list("customer_id", flat=True)
+            .first(),
+            "amount": payment.amount_minor,
+            "currency": payment.currency,
+            "provider": payment.provider,
+            "reference": payment.reference,
+            **extra,
+        },
+    )
 
 
 def payment_outcome(payment: Payment) -> PaymentOutcome:
@@ -566,6 +587,8 @@ def payment_apply_state(*, payment: Payment, state: PaymentState) -> Payment:
             payment.card_brand, payment.card_last4 = state.card_brand[:30], state.card_last4[:4]
             _payment_succeeded(payment=payment, invoice=invoice)
         elif payment.status not in (PaymentStatus.FAILED, PaymentStatus.CANCELED):
+            if state.failure_message and state.failure_message != payment.failure_message:
+                _log_payment("payment failed", payment, reason=state.failure_message[:300])
             payment.status = _PAYMENT_STATUS[state.status]
             if payment.status in (PaymentStatus.FAILED, PaymentStatus.CANCELED):
                 metrics.payment_finished(provider=payment.provider, outcome=str(payment.status))
@@ -586,6 +609,7 @@ def _payment_succeeded(*, payment: Payment, invoice: Invoice, notify: bool = Tru
     payment.failure_message = ""
     payment.starting_since = None
     payment.save()
+    _log_payment("payment succeeded", payment, invoice=invoice.number)
     invoice.amount_paid_minor += payment.amount_minor
     fields = ["amount_paid_minor"]
     if invoice.status == InvoiceStatus.OPEN and invoice.amount_paid_minor >= invoice.total_minor:

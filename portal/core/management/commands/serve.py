@@ -104,7 +104,9 @@ class Command(BaseCommand):
         if not options["no_banner"]:
             self._banner(host, port, localstripe)
         argv = [
-            uvicorn,
+            sys.executable,
+            "-m",
+            "portal.core.uvicorn_main",  # uvicorn, exiting 0 after a stop that was asked for
             "portal.asgi:application",
             "--host", host,
             "--port", str(port),
@@ -118,7 +120,7 @@ class Command(BaseCommand):
         ]  # fmt: skip
         sys.stdout.flush()
         if options["no_worker"] and localstripe is None:
-            os.execv(uvicorn, argv)  # noqa: S606 - replaces this process with the server
+            os.execv(sys.executable, argv)  # noqa: S606 - replaces this process with the server
         # E-mail, scans and webhooks run as background tasks: one worker beside the server.
         worker = (
             None
