@@ -8,6 +8,7 @@ settings are switched on.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -156,6 +157,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: counts and times every answer, the static files' included.
+    "portal.core.metrics.MetricsMiddleware",
     "portal.core.middleware.RequestLogMiddleware",
     "portal.apikit.middleware.ApiHttpsOnlyMiddleware",  # before the HTTPS redirect
     "django.middleware.security.SecurityMiddleware",
@@ -511,8 +514,18 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
+    # Django's Redis cache that keeps answering while Redis is away (portal/core/cache.py):
+    # a hung Redis costs a page at most this many seconds, once a second.
+    _redis_timeout = float(env_str("PORTAL_REDIS_TIMEOUT", "1"))
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "portal.core.cache.ResilientRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": _redis_timeout,
+                "socket_timeout": _redis_timeout,
+            },
+        }
     }
 else:
     # Files are shared by the server's worker processes (rate limits must be),
@@ -666,8 +679,32 @@ LOGGING = {
         # Our request log already has one line per request.
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "WARNING"},
+        # The Stripe SDK logs whole API answers (with payments' client secrets) at
+        # DEBUG and every call at INFO; the portal logs its payment events itself.
+        "stripe": {"level": "WARNING"},
     },
 }
+
+
+# --- Metrics (Prometheus) ---------------------------------------------------------
+
+
+def env_networks(name: str, default: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    networks = []
+    for item in env_list(name, default.split(",")):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"{name} must list networks such as 127.0.0.1/32,10.0.0.0/8, not {item!r}."
+            ) from exc
+    return networks
+
+
+# /metrics answers only clients in these networks (the node's direct peer, or the
+# address the trusted proxy forwards), and only with this bearer token if one is set.
+PORTAL_METRICS_ALLOW = env_networks("PORTAL_METRICS_ALLOW", "127.0.0.1/32,::1/128")
+PORTAL_METRICS_TOKEN = env_str("PORTAL_METRICS_TOKEN")
 
 
 # --- The portal ----------------------------------------------------------------

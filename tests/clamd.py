@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -35,44 +36,55 @@ def _clamd_binary() -> str:
     return shutil.which("clamd") or "/usr/sbin/clamd"
 
 
-@contextmanager
-def clamd_server() -> Iterator[str]:
-    """Start clamd with its own socket and database; yields the socket's path."""
-    require("clamd")
-    root = Path(tempfile.mkdtemp(prefix="portal-clamd-"))
-    database = root / "db"
-    database.mkdir()
-    sample = eicar()
-    md5 = hashlib.md5(sample, usedforsecurity=False).hexdigest()
-    (database / "portal-test.hdb").write_text(f"{md5}:{len(sample)}:Portal.Test.EICAR.Hash\n")
-    (database / "portal-test.ndb").write_text(f"Portal.Test.EICAR.Bytes:0:*:{sample.hex()}\n")
-    sock = root / "clamd.sock"
-    config = root / "clamd.conf"
-    config.write_text(
-        f"LocalSocket {sock}\n"
-        "Foreground yes\n"
-        f"DatabaseDirectory {database}\n"
-        f"PidFile {root / 'clamd.pid'}\n"
-        f"TemporaryDirectory {root}\n"
-        f"StreamMaxLength {STREAM_MAX_BYTES}\n"
-        "LogSyslog no\n"
-        "LogTime no\n"
-        "SelfCheck 0\n"
-    )
-    process = subprocess.Popen(
-        [_clamd_binary(), "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    try:
+class ClamdServer:
+    """clamd with its own socket and signature database, which a test may stop and start
+    again on the same socket, or freeze (SIGSTOP) so that it accepts and never answers."""
+
+    def __init__(self) -> None:
+        require("clamd")
+        self.root = Path(tempfile.mkdtemp(prefix="portal-clamd-"))
+        database = self.root / "db"
+        database.mkdir()
+        sample = eicar()
+        md5 = hashlib.md5(sample, usedforsecurity=False).hexdigest()
+        (database / "portal-test.hdb").write_text(f"{md5}:{len(sample)}:Portal.Test.EICAR.Hash\n")
+        (database / "portal-test.ndb").write_text(f"Portal.Test.EICAR.Bytes:0:*:{sample.hex()}\n")
+        self.socket = self.root / "clamd.sock"
+        self.config = self.root / "clamd.conf"
+        self.config.write_text(
+            f"LocalSocket {self.socket}\n"
+            "Foreground yes\n"
+            f"DatabaseDirectory {database}\n"
+            f"PidFile {self.root / 'clamd.pid'}\n"
+            f"TemporaryDirectory {self.root}\n"
+            f"StreamMaxLength {STREAM_MAX_BYTES}\n"
+            "LogSyslog no\n"
+            "LogTime no\n"
+            "SelfCheck 0\n"
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        process = subprocess.Popen(
+            [_clamd_binary(), "-c", str(self.config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        self.process = process
         deadline = time.monotonic() + 30
-        while not _answers(sock):
+        while not _answers(self.socket):
             if process.poll() is not None:
                 error = process.stderr.read().decode() if process.stderr else ""
                 raise RuntimeError(f"clamd did not start: {error}")
             if time.monotonic() > deadline:
                 raise RuntimeError("clamd did not answer within 30 s")
             time.sleep(0.05)
-        yield str(sock)
-    finally:
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None:
+            return
+        process.send_signal(signal.SIGCONT)  # in case it was frozen
         process.terminate()
         try:
             process.wait(10)
@@ -81,7 +93,36 @@ def clamd_server() -> Iterator[str]:
             process.wait(10)
         if process.stderr:
             process.stderr.close()
-        shutil.rmtree(root, ignore_errors=True)
+
+    def freeze(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextmanager
+def clamd(start: bool = True) -> Iterator[ClamdServer]:
+    server = ClamdServer()
+    try:
+        if start:
+            server.start()
+        yield server
+    finally:
+        server.remove()
+
+
+@contextmanager
+def clamd_server() -> Iterator[str]:
+    """Start clamd with its own socket and database; yields the socket's path."""
+    with clamd() as server:
+        yield str(server.socket)
 
 
 def _answers(path: Path) -> bool:

@@ -18,7 +18,18 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class Cluster:
-    def __init__(self, *, data_dir: Path, nodes: int = 2, **env: str) -> None:
+    def __init__(
+        self,
+        *,
+        data_dir: Path,
+        nodes: int = 2,
+        graceful_shutdown: int = 2,
+        migrate: bool = True,
+        **env: str,
+    ) -> None:
+        self.migrate = migrate  # False for a database made from a migrated template
+        # Seconds a stopping node lets requests in progress finish (`serve` gives 20).
+        self.graceful_shutdown = graceful_shutdown
         self.env = {
             key: value
             for key, value in os.environ.items()
@@ -49,37 +60,46 @@ class Cluster:
         return json.loads(self.manage("shell", "--no-imports", "-c", code))
 
     def __enter__(self) -> Cluster:
-        self.manage("migrate", "--noinput", "-v", "0")
+        if self.migrate:
+            self.manage("migrate", "--noinput", "-v", "0")
         for port in self.ports:
-            self.processes.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "uvicorn",
-                        "portal.asgi:application",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(port),
-                        "--lifespan",
-                        "on",
-                        "--no-access-log",
-                        "--log-level",
-                        "warning",
-                        "--timeout-graceful-shutdown",
-                        "2",
-                    ],
-                    cwd=ROOT,
-                    env=self.env,
-                )  # fmt: skip
-            )
+            self.processes.append(self._spawn(port))
         for url in self.urls:
             self._wait_until_ready(url)
         return self
 
+    def _spawn(self, port: int) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "portal.core.uvicorn_main",  # uvicorn, exiting 0 after a SIGTERM
+                "portal.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--lifespan",
+                "on",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+                "--timeout-graceful-shutdown",
+                str(self.graceful_shutdown),
+            ],
+            cwd=ROOT,
+            env=self.env,
+        )  # fmt: skip
+
+    def restart(self, node: int) -> None:
+        """Start node ``node`` again on its port, after it stopped or was killed."""
+        self.processes[node].wait(15)
+        self.processes[node] = self._spawn(self.ports[node])
+        self._wait_until_ready(self.urls[node])
+
     def _wait_until_ready(self, url: str) -> None:
-        deadline = time.monotonic() + 30
+        # Generous: on a loaded CI machine a node's start can take a while.
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:

@@ -45,6 +45,12 @@ COMPONENTS = {
         lambda: shutil.which("nginx") is not None or Path("/usr/sbin/nginx").exists(),
         "apt-get install -y nginx",
     ),
+    # Checks and unit-tests the alert rules in deploy/prometheus (tests/test_slo.py).
+    "promtool": Component(
+        "Prometheus' promtool",
+        lambda: shutil.which("promtool") is not None,
+        "apt-get install -y prometheus",
+    ),
     "clamd": Component(
         "ClamAV daemon",
         lambda: shutil.which("clamd") is not None or Path("/usr/sbin/clamd").exists(),

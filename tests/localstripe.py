@@ -147,7 +147,8 @@ class StallingProxy:
 
     Requests are always forwarded, so the provider does act on them; with
     ``stall_creates`` set, the answer to that many ``POST /v1/payment_intents``
-    is held for ``stall_seconds`` (longer than the portal waits). localstripe
+    is held for ``stall_seconds`` (longer than the portal waits); with
+    ``stall_confirms``, that of as many ``POST .../confirm`` (the charge). localstripe
     ignores ``Idempotency-Key``; this proxy honours it as Stripe does (the same
     key gets the first answer again), so a test can check that the portal
     retries with the same key and the provider ends up with one payment.
@@ -157,6 +158,7 @@ class StallingProxy:
         self.target = target
         self.stall_seconds = stall_seconds
         self.stall_creates = 0
+        self.stall_confirms = 0
         self.requests: list[tuple[str, str, str]] = []  # method, path, idempotency key
         self._answers: dict[str, tuple[int, bytes]] = {}
         self._lock = threading.Lock()
@@ -172,10 +174,15 @@ class StallingProxy:
                 with proxy._lock:
                     proxy.requests.append((self.command, self.path, key))
                     replay = proxy._answers.get(key) if key and self.command == "POST" else None
-                    stall = self.command == "POST" and self.path == "/v1/payment_intents"
-                    stall = stall and proxy.stall_creates > 0
-                    if stall:
-                        proxy.stall_creates -= 1
+                    create = self.path == "/v1/payment_intents"
+                    confirm = self.path.startswith("/v1/payment_intents/") and (
+                        self.path.endswith("/confirm")
+                    )
+                    stall = False
+                    if self.command == "POST" and create and proxy.stall_creates > 0:
+                        stall, proxy.stall_creates = True, proxy.stall_creates - 1
+                    elif self.command == "POST" and confirm and proxy.stall_confirms > 0:
+                        stall, proxy.stall_confirms = True, proxy.stall_confirms - 1
                 if replay is None:
                     headers = {
                         k: v

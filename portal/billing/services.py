@@ -27,6 +27,7 @@ from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
 from portal.accounts.models import NotificationKind, User
+from portal.core import metrics
 from portal.core.audit import audit_record
 from portal.core.models import AuditAction
 from portal.customers.models import Customer, Membership
@@ -368,9 +369,10 @@ def _payment_claim(
     )
     # Anything else unfinished was for another amount or provider: it can no longer be used.
     stale = unfinished.exclude(pk=payment.pk) if payment else unfinished
-    stale.filter(status__in=[PaymentStatus.STARTED, PaymentStatus.PENDING]).update(
+    canceled = stale.filter(status__in=[PaymentStatus.STARTED, PaymentStatus.PENDING]).update(
         status=PaymentStatus.CANCELED
     )
+    metrics.payment_finished(provider=provider.name, outcome="canceled", count=canceled)
     if payment is None:
         payment = Payment.objects.create(
             invoice=invoice,
@@ -497,8 +499,30 @@ def payment_sync(*, payment: Payment) -> Payment:
 
 @transaction.atomic
 def _payment_close(*, payment: Payment, status: PaymentStatus, message: str) -> None:
-    Payment.objects.filter(pk=payment.pk, status__in=OPEN_PAYMENT_STATUSES).update(
+    closed = Payment.objects.filter(pk=payment.pk, status__in=OPEN_PAYMENT_STATUSES).update(
         status=status, failure_message=message[:300], starting_since=None
+    )
+    metrics.payment_finished(provider=payment.provider, outcome=str(status), count=closed)
+    if closed and status == PaymentStatus.FAILED:
+        _log_payment("payment failed", payment, reason=message[:300])
+
+
+def _log_payment(what: str, payment: Payment, **extra: object) -> None:
+    """A payment event for the operator's log: identifiers and amounts, never card data."""
+    logger.info(
+        what,
+        extra={
+            "payment": payment.pk,
+            "invoice_id": payment.invoice_id,
+            "customer_id": Invoice.objects.filter(pk=payment.invoice_id)
+            .values_list("customer_id", flat=True)
+            .first(),
+            "amount": payment.amount_minor,
+            "currency": payment.currency,
+            "provider": payment.provider,
+            "reference": payment.reference,
+            **extra,
+        },
     )
 
 
@@ -563,7 +587,11 @@ def payment_apply_state(*, payment: Payment, state: PaymentState) -> Payment:
             payment.card_brand, payment.card_last4 = state.card_brand[:30], state.card_last4[:4]
             _payment_succeeded(payment=payment, invoice=invoice)
         elif payment.status not in (PaymentStatus.FAILED, PaymentStatus.CANCELED):
+            if state.failure_message and state.failure_message != payment.failure_message:
+                _log_payment("payment failed", payment, reason=state.failure_message[:300])
             payment.status = _PAYMENT_STATUS[state.status]
+            if payment.status in (PaymentStatus.FAILED, PaymentStatus.CANCELED):
+                metrics.payment_finished(provider=payment.provider, outcome=str(payment.status))
             payment.failure_message = state.failure_message[:300]
             if state.client_secret and not payment.client_secret:
                 payment.client_secret = state.client_secret
@@ -581,6 +609,7 @@ def _payment_succeeded(*, payment: Payment, invoice: Invoice, notify: bool = Tru
     payment.failure_message = ""
     payment.starting_since = None
     payment.save()
+    _log_payment("payment succeeded", payment, invoice=invoice.number)
     invoice.amount_paid_minor += payment.amount_minor
     fields = ["amount_paid_minor"]
     if invoice.status == InvoiceStatus.OPEN and invoice.amount_paid_minor >= invoice.total_minor:
@@ -593,10 +622,14 @@ def _payment_succeeded(*, payment: Payment, invoice: Invoice, notify: bool = Tru
             extra={"invoice": invoice.number, "status": invoice.status},
         )
     invoice.save(update_fields=fields)
+    metrics.payment_finished(provider=payment.provider, outcome="succeeded")
     # Other unfinished attempts can no longer be used.
-    Payment.objects.filter(invoice=invoice, status__in=OPEN_PAYMENT_STATUSES).exclude(
-        pk=payment.pk
-    ).update(status=PaymentStatus.CANCELED)
+    canceled = (
+        Payment.objects.filter(invoice=invoice, status__in=OPEN_PAYMENT_STATUSES)
+        .exclude(pk=payment.pk)
+        .update(status=PaymentStatus.CANCELED)
+    )
+    metrics.payment_finished(provider=payment.provider, outcome="canceled", count=canceled)
     audit_record(
         action=AuditAction.PAYMENT_RECEIVED,
         actor=payment.started_by,

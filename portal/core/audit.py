@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest
@@ -11,6 +12,9 @@ from .models import AuditAction, AuditEvent
 if TYPE_CHECKING:
     from portal.accounts.models import User
     from portal.customers.models import Customer
+
+# Every audit event is also a log line, for the operator's log platform and alerts.
+logger = logging.getLogger("portal.audit")
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
@@ -38,7 +42,7 @@ def audit_record(
         if user is not None and user.is_authenticated:
             actor = user
     user_agent = request.headers.get("User-Agent", "")[:300] if request is not None else ""
-    return AuditEvent.objects.create(
+    event = AuditEvent.objects.create(
         action=action,
         actor=actor,
         subject_user=subject_user if subject_user is not None else actor,
@@ -47,3 +51,18 @@ def audit_record(
         user_agent=user_agent,
         data=data or {},
     )
+    logger.info(
+        "audit %s",
+        event.action,
+        extra={
+            "audit_action": event.action,
+            "actor_id": event.actor_id,
+            "subject_user_id": event.subject_user_id,
+            "customer_id": event.customer_id,
+            "ip": event.ip_address,
+            "request_id": getattr(request, "request_id", None),
+            # Identifiers and names only: no action records a secret (tests scan the logs).
+            "audit_data": event.data,
+        },
+    )
+    return event

@@ -28,7 +28,25 @@ class JsonFormatter(logging.Formatter):
                 continue
             if key.lower() in _SECRET_KEYS:
                 continue
-            entry[key] = value if isinstance(value, str | int | float | bool | None) else str(value)
+            entry[key] = _plain(value)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+        line = json.dumps(entry, ensure_ascii=False, default=str)
+        # JSON escapes control characters, but with ensure_ascii=False it leaves these
+        # as they are, and some log viewers start a new line at each of them.
+        return line.translate(_LINE_BREAKS)
+
+
+# Characters other than \n and \r that str.splitlines() and some viewers break lines at.
+_LINE_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
+
+
+def _plain(value: Any) -> Any:
+    """A value as JSON can hold it; dicts keep their shape, minus secret-named keys."""
+    if isinstance(value, str | int | float | bool | None):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items() if str(k).lower() not in _SECRET_KEYS}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return str(value)

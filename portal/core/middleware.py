@@ -11,6 +11,12 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.cache import add_never_cache_headers
 
 logger = logging.getLogger("portal.request")
+security_logger = logging.getLogger("portal.security")
+
+# Parts of a path that are secrets: allauth's password-reset and e-mail confirmation
+# keys, invitation tokens. They are replaced in the logged path.
+SECRET_URL_ARGUMENTS = frozenset({"key", "token", "uidb36", "uidb64"})
+REDACTED = "[redacted]"
 
 # A request id from a trusted proxy is kept if it looks like one; anything else
 # is replaced, so a client cannot write arbitrary text into our logs.
@@ -35,21 +41,49 @@ class RequestLogMiddleware:
         response = self.get_response(request)
         response["X-Request-ID"] = request_id
         user = getattr(request, "user", None)
+        user_id = user.pk if user is not None and user.is_authenticated else None
+        path = loggable_path(request)
         logger.info(
             "%s %s %s",
             request.method,
-            request.path,
+            path,
             response.status_code,
             extra={
                 "request_id": request_id,
                 "method": request.method,
-                "path": request.path,
+                "path": path,
                 "status": response.status_code,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                "user_id": user.pk if user is not None and user.is_authenticated else None,
+                "user_id": user_id,
             },
         )
+        if response.status_code in (401, 403):
+            security_logger.warning(
+                "access denied: %s %s %s",
+                request.method,
+                path,
+                response.status_code,
+                extra={
+                    "request_id": request_id,
+                    "status": response.status_code,
+                    "user_id": user_id,
+                    # Set by the access layer when a role lacks a permission.
+                    "permission": getattr(request, "denied_permission", None),
+                    "ip": request.META.get("REMOTE_ADDR"),
+                },
+            )
         return response
+
+
+def loggable_path(request: HttpRequest) -> str:
+    """The request's path with the secrets some URLs carry replaced."""
+    path = request.path
+    match = getattr(request, "resolver_match", None)
+    if match is not None:
+        for name, value in match.kwargs.items():
+            if name in SECRET_URL_ARGUMENTS and isinstance(value, str) and value:
+                path = path.replace(value, REDACTED)
+    return path
 
 
 class PrivatePageCacheMiddleware:

@@ -73,6 +73,8 @@ def customer_permission_required(permission: Permission) -> Callable[[View], Vie
             if membership is None:
                 raise Http404("No customer.")
             if not membership.allows(permission):
+                # For the log line of the refusal (portal.core.middleware).
+                request.denied_permission = permission.value  # type: ignore[attr-defined]
                 raise PermissionDenied
             request.membership = membership  # type: ignore[attr-defined]
             return view(request, *args, **kwargs)

@@ -26,6 +26,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from portal.accounts.models import NotificationKind, User
+from portal.core import metrics
 from portal.core.audit import audit_record
 from portal.core.models import AuditAction
 from portal.customers.models import Customer, Membership
@@ -428,6 +429,7 @@ def document_version_scan(*, version_id: int) -> DocumentVersion | None:
         version.scan_detail = detail[:200]
         version.scanned_at = timezone.now()
         version.save(update_fields=["scan_status", "scan_detail", "scanned_at"])
+        metrics.scan_finished(verdict=str(status))
         document = version.document
         if status == ScanStatus.INFECTED:
             logger.warning(

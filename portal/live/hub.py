@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 
 from django.db import connections
 
+from portal.core import metrics
+
 from .audience import Viewer
 from .bus import EventBus, get_bus
 
@@ -205,6 +207,7 @@ class Hub:
     def register(self, viewer: Viewer) -> Stream:
         stream = Stream(viewer)
         self.streams.add(stream)
+        metrics.LIVE_STREAMS.inc()
         self.by_user[viewer.user_id].add(stream)
         for customer_id in viewer.grants:
             self.by_customer[customer_id].add(stream)
@@ -214,6 +217,8 @@ class Hub:
 
     def unregister(self, stream: Stream) -> None:
         stream.closed = True
+        if stream in self.streams:
+            metrics.LIVE_STREAMS.dec()
         self.streams.discard(stream)
         viewer = stream.viewer
         self._discard(self.by_user, viewer.user_id, stream)

@@ -1,0 +1,1 @@
+"""Security checks of the whole portal (issue 11)."""

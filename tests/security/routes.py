@@ -103,15 +103,18 @@ def api_routes() -> list[Route]:
 
 
 def native_routes() -> list[Route]:
-    """The paths the ASGI router serves itself, outside Django (``/live/events``)."""
+    """The paths the ASGI router serves itself, outside Django (``/live/events``, ``/metrics``)."""
     from portal.asgi import application
     from portal.live.stream import PATH
 
     prefixes = [prefix for prefix, _ in application.routes]
-    assert prefixes == ["/live/"], (
+    assert prefixes == ["/live/", "/metrics"], (
         f"the router mounts {prefixes}: give each mount its routes in native_routes()"
     )
-    return [Route(key=f"asgi:{PATH}", pattern=PATH, params=())]
+    return [
+        Route(key=f"asgi:{PATH}", pattern=PATH, params=()),
+        Route(key="asgi:/metrics", pattern="/metrics", params=()),
+    ]
 
 
 def all_routes() -> list[Route]:

@@ -234,6 +234,8 @@ RULES: dict[str, Expect] = {
     "live:notifications": signed_in(),
     "live:mark_read": signed_in("redirect"),
     "asgi:/live/events": {**everyone(200, anonymous=401), "token_read": 200, "token_write": 200},
+    # Prometheus' scrape: by network (and token), never by who signs in; from outside, 404.
+    "asgi:/metrics": {**everyone(404), "token_read": 404, "token_write": 404},
     # --- service requests ------------------------------------------------------------
     "servicedesk:list": customer(Permission.REQUESTS_VIEW),
     "servicedesk:catalog": customer(Permission.REQUESTS_SUBMIT),
@@ -584,6 +586,9 @@ def _outcomes(world: World, actor: str) -> dict[str, Outcome]:
     for route in routes():
         if actor in TOKEN_ACTORS and not route.key.startswith(("api:", "asgi:")):
             continue
+        if route.key == "asgi:/metrics":
+            found[route.key] = _metrics_outcome(client)
+            continue
         if route.key.startswith("asgi:"):
             found[route.key] = _live_outcome(client, world, actor)
             continue
@@ -594,6 +599,14 @@ def _outcomes(world: World, actor: str) -> dict[str, Outcome]:
         if actor not in ("anonymous", *TOKEN_ACTORS) and "_auth_user_id" not in client.session:
             client.force_login(world.user(actor))  # signed out by the route: sign in again
     return found
+
+
+def _metrics_outcome(client: Client) -> Outcome:
+    """The metrics endpoint's own check, for this actor's credentials from outside."""
+    from portal.core.metrics import client_allowed
+
+    allowed = client_allowed("203.0.113.9", client.defaults.get("HTTP_AUTHORIZATION"))
+    return 200 if allowed else 404
 
 
 def _live_outcome(client: Client, world: World, actor: str) -> Outcome:

@@ -37,20 +37,29 @@ class RedisBus(EventBus):
 
     async def listen(self, wake: Wake) -> None:
         delay = 0.5
+        lost = False
         while True:
             client = redis.asyncio.Redis.from_url(self.url)
             try:
                 async with client.pubsub() as pubsub:
                     await pubsub.subscribe(CHANNEL)
-                    delay = 0.5
+                    if lost:
+                        logger.warning("live bus: subscribed to Redis again")
+                    delay, lost = 0.5, False
+                    # Whatever was published while we were away is in the event table.
                     wake()
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
                             wake()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.warning("live bus: Redis subscription lost; retrying", exc_info=True)
+            except Exception as exc:
+                if not lost:  # once per outage, not once per retry
+                    logger.warning(
+                        "live bus: Redis subscription lost; retrying",
+                        extra={"error": f"{type(exc).__name__}: {exc}"},
+                    )
+                lost = True
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10)
             finally:

@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -13,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from portal.billing.emulator import LocalStripe
 from portal.core.demo import DEFAULT_DEMO_PASSWORD, DEMO_USERS, demo_password
+from portal.core.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
 
 LOCALSTRIPE_PORT = 8420
 
@@ -53,6 +55,10 @@ class Command(BaseCommand):
         if uvicorn is None:
             raise CommandError("uvicorn is not installed in this environment; run 'make run'.")
         host, port = options["host"], options["port"]
+        # The server's worker processes and the task worker count into files that
+        # a scrape of /metrics adds up (prometheus-client's multiprocess mode).
+        metrics_dir = os.environ.setdefault(MULTIPROC_ENV, str(settings.DATA_DIR / "metrics"))
+        prepare_multiprocess_dir(Path(metrics_dir))
         localstripe = None if options["no_localstripe"] else self._start_localstripe(host, port)
         try:
             self._serve(uvicorn, host, port, options, localstripe)
@@ -98,7 +104,9 @@ class Command(BaseCommand):
         if not options["no_banner"]:
             self._banner(host, port, localstripe)
         argv = [
-            uvicorn,
+            sys.executable,
+            "-m",
+            "portal.core.uvicorn_main",  # uvicorn, exiting 0 after a stop that was asked for
             "portal.asgi:application",
             "--host", host,
             "--port", str(port),
@@ -112,7 +120,7 @@ class Command(BaseCommand):
         ]  # fmt: skip
         sys.stdout.flush()
         if options["no_worker"] and localstripe is None:
-            os.execv(uvicorn, argv)  # noqa: S606 - replaces this process with the server
+            os.execv(sys.executable, argv)  # noqa: S606 - replaces this process with the server
         # E-mail, scans and webhooks run as background tasks: one worker beside the server.
         worker = (
             None
