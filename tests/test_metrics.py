@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import ipaddress
 import os
@@ -138,7 +139,10 @@ def scrape(address: str, headers: dict[str, str] | None = None) -> httpx.Respons
         async with httpx.AsyncClient(transport=transport, base_url="http://node") as client:
             return await client.get("/metrics", headers=headers)
 
-    return asyncio.run(get())
+    # In a thread of its own: a browser test in the same worker leaves Playwright's
+    # event loop set on this one, where asyncio.run() refuses to start.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, get()).result()
 
 
 @pytest.mark.django_db(transaction=True)
