@@ -130,6 +130,18 @@ def oidc(settings: Any, oidc_provider: LocalOIDCProvider) -> LocalOIDCProvider:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    # Figures a test wants in the log (record_property("terminal_summary", text)).
+    for report in terminalreporter.stats.get("passed", []) + terminalreporter.stats.get(
+        "failed", []
+    ):
+        for name, value in getattr(report, "user_properties", []):
+            if name == "terminal_summary":
+                terminalreporter.section(report.nodeid.rsplit("::", 1)[-1])
+                terminalreporter.write_line(str(value))
+    _missing_components_summary(terminalreporter)
+
+
+def _missing_components_summary(terminalreporter: Any) -> None:
     # Read from the skip reports rather than from missing_in_run alone: under
     # pytest-xdist the skips happen in worker processes.
     reasons = set()

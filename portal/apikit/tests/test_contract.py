@@ -20,6 +20,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,7 @@ def test_the_api_keeps_to_its_document(
     portal_server: PortalServer,
     tmp_path: Path,
     settings: Any,
-    capsys: pytest.CaptureFixture[str],
+    record_property: Callable[[str, object], None],
 ) -> None:
     # Schemathesis is quick; the limits are tested elsewhere.
     settings.PORTAL_API_RATE_LIMIT = settings.PORTAL_API_RATE_LIMIT_IP = (1_000_000, 60)
@@ -101,13 +102,13 @@ def test_the_api_keeps_to_its_document(
     document = api.get_openapi_schema()
     counts, unmatched = count_cases(json.loads(har_path.read_text()), document)
     summary = [line for line in result.stdout.splitlines() if "generated" in line or "Seed" in line]
-    with capsys.disabled():
-        print("\n\nSchemathesis: requests per operation")
-        for operation, count in sorted(counts.items()):
-            print(f"  {count:5d}  {operation}")
-        print(f"  {unmatched:5d}  (unsupported-method probes and other unmatched requests)")
-        for line in summary:
-            print(f"  {line.strip()}")
+    lines = ["Schemathesis: requests per operation"]
+    lines += [f"  {count:5d}  {operation}" for operation, count in sorted(counts.items())]
+    lines.append(f"  {unmatched:5d}  (unsupported-method probes and other unmatched requests)")
+    lines += [f"  {line.strip()}" for line in summary]
+    # Printed at the end of the run by the root conftest, also under pytest-xdist,
+    # whose workers' own output is not shown.
+    record_property("terminal_summary", "\n".join(lines))
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
     thin = {op: n for op, n in counts.items() if n < MIN_CASES_PER_OPERATION}
     assert not thin, f"operations with too few generated cases: {thin}"
