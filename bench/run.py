@@ -511,6 +511,10 @@ def main() -> None:
             "PORTAL_LIVE_BUS": "redis",
             "PORTAL_LOG_LEVEL": "WARNING",
             "PORTAL_LIVE_MAX_STREAMS_PER_USER": "50",
+            # Every client of the bench comes from 127.0.0.1: the per-address API limit
+            # (600/min) would turn the API scenario into a measurement of 429 answers.
+            "PORTAL_API_RATE_LIMIT": "1000000/m",
+            "PORTAL_API_RATE_LIMIT_IP": "1000000/m",
             "PYTHONPATH": str(ROOT),
         }
         portal = Portal(env)
@@ -710,7 +714,8 @@ def write_report(path: Path, results: dict[str, Any], quick: bool) -> None:
     targets = ["| target | figure | |", "|---|---|---|"]
     targets += [f"| {label} | {figure} | {mark(ok)} |" for label, figure, ok in checks]
     load_before, load_after = results["loaded"], results["loaded_after"]
-    busy = max(load_before[0], load_after[0]) > 1.5
+    # Only the load before the run tells of other work: the one after is the bench's own.
+    busy = load_before[0] > 1.5
     data = results["data"]
     streams_text = (
         [
