@@ -238,17 +238,24 @@ def test_sign_out_everywhere_else(client: Client) -> None:
     assert event.subject_user == user and event.data == {"count": 1}
 
 
+def _totp_code(secret: str, *, at: int) -> str:
+    """The code an authenticator app shows at Unix time ``at`` (30-second steps)."""
+    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+
+    return str(format_hotp_value(hotp_value(secret, at // 30)))
+
+
 def test_a_used_totp_code_cannot_be_replayed_while_it_is_still_accepted() -> None:
     """A code is accepted one step either side (phones drift); once used it stays used."""
     from unittest import mock
 
-    from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
+    from allauth.mfa.totp.internal.auth import TOTP
 
     user = UserFactory()
     secret = "JBSWY3DPEHPK3PXP"
     authenticator = TOTP.activate(user, secret)
     start = 1_800_000_010  # 10 s into a 30-s step
-    code = format_hotp_value(hotp_value(secret, start // 30))
+    code = _totp_code(secret, at=start)
     with mock.patch("time.time", return_value=start):
         assert authenticator.validate_code(code)
         assert not authenticator.validate_code(code)
@@ -256,7 +263,7 @@ def test_a_used_totp_code_cannot_be_replayed_while_it_is_still_accepted() -> Non
     with mock.patch("time.time", return_value=start + 45):
         assert not authenticator.validate_code(code)
     # A fresh code of the new step is accepted.
-    fresh = format_hotp_value(hotp_value(secret, (start + 45) // 30))
+    fresh = _totp_code(secret, at=start + 45)
     with mock.patch("time.time", return_value=start + 45):
         assert authenticator.validate_code(fresh)
 
@@ -267,7 +274,7 @@ def test_second_factor_secrets_are_encrypted_at_rest_and_survive_a_key_rotation(
     from unittest import mock
 
     from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
-    from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
+    from allauth.mfa.totp.internal.auth import TOTP
 
     user = UserFactory()
     secret = "JBSWY3DPEHPK3PXP"
@@ -277,7 +284,7 @@ def test_second_factor_secrets_are_encrypted_at_rest_and_survive_a_key_rotation(
         raw = stored.data.get("secret") or stored.data.get("seed")
         assert raw.startswith("fernet:") and secret not in raw
     now = 1_800_000_010
-    code = format_hotp_value(hotp_value(secret, now // 30))
+    code = _totp_code(secret, at=now)
     settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
     settings.SECRET_KEY = "a-new-secret-key-" + "x" * 50  # rotated: the old one decrypts still
     totp = TOTP(Authenticator.objects.get(user=user, type=Authenticator.Type.TOTP))
@@ -288,7 +295,7 @@ def test_second_factor_secrets_are_encrypted_at_rest_and_survive_a_key_rotation(
 def test_a_second_factor_stored_before_encryption_still_works() -> None:
     from unittest import mock
 
-    from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
+    from allauth.mfa.totp.internal.auth import TOTP
 
     secret = "JBSWY3DPEHPK3PXP"
     legacy = Authenticator.objects.create(
@@ -296,7 +303,7 @@ def test_a_second_factor_stored_before_encryption_still_works() -> None:
     )
     now = 1_800_000_010
     with mock.patch("time.time", return_value=now):
-        assert TOTP(legacy).validate_code(format_hotp_value(hotp_value(secret, now // 30)))
+        assert TOTP(legacy).validate_code(_totp_code(secret, at=now))
 
 
 def test_rotating_the_key_re_encrypts_second_factors_so_the_old_key_can_go(
@@ -305,7 +312,7 @@ def test_rotating_the_key_re_encrypts_second_factors_so_the_old_key_can_go(
     from io import StringIO
     from unittest import mock
 
-    from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
+    from allauth.mfa.totp.internal.auth import TOTP
     from django.core.management import call_command
 
     secret = "JBSWY3DPEHPK3PXP"
@@ -323,9 +330,7 @@ def test_rotating_the_key_re_encrypts_second_factors_so_the_old_key_can_go(
     for authenticator in Authenticator.objects.all():
         assert authenticator.data["secret"].startswith("fernet:")
         with mock.patch("time.time", return_value=now):
-            assert TOTP(authenticator).validate_code(
-                format_hotp_value(hotp_value(secret, now // 30))
-            )
+            assert TOTP(authenticator).validate_code(_totp_code(secret, at=now))
 
 
 def test_staff_sign_a_person_out_everywhere_from_the_back_office(client: Client) -> None:
