@@ -162,3 +162,30 @@ def test_versions_are_read_once_per_request() -> None:
     cache.set("fragver:u:5", "moved")
     assert fragments.versions(request, users=[5]) == first
     assert fragments.versions(users=[5]) == "moved"
+
+
+def test_cache_objects_of_one_configuration_share_one_pool_and_client() -> None:
+    from portal.core.cache import ResilientRedisCache
+
+    # Django makes one cache object per thread and request context.
+    first: Any = ResilientRedisCache("redis://127.0.0.1:1/0", {})
+    second: Any = ResilientRedisCache("redis://127.0.0.1:1/0", {})
+    other: Any = ResilientRedisCache("redis://127.0.0.1:1/1", {})
+    assert first._cache is second._cache is not other._cache
+    assert first._cache.get_client() is second._cache.get_client()
+
+
+def test_without_redis_fragments_are_not_kept_in_the_process() -> None:
+    from portal.core.cache import ResilientRedisCache
+
+    # Nothing listens on port 1: every call fails at once and falls back.
+    backend = ResilientRedisCache(
+        "redis://127.0.0.1:1/2", {"OPTIONS": {"socket_connect_timeout": 0.5}}
+    )
+    backend.set("fragment:page", "<html>")
+    backend.set("fragver:u:1", "abc")
+    backend.set("counter", 1)
+    # Another process would not see a change moving a version: never serve a local copy.
+    assert backend.get("fragment:page") is None
+    assert backend.get("fragver:u:1") is None
+    assert backend.get("counter") == 1  # rate-limit counters still count, per process
