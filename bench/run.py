@@ -53,8 +53,9 @@ def percentile(values: list[float], p: float) -> float:
 class Portal:
     """The portal's server processes with production settings."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], workers: int = 2) -> None:
         self.env = env
+        self.workers_count = workers
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -71,7 +72,7 @@ class Portal:
     def start(self) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "serve", "--no-banner", "--no-worker",
-             "--host", HOST, "--port", str(self.port), "--workers", "2"],
+             "--host", HOST, "--port", str(self.port), "--workers", str(self.workers_count)],
             cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         import httpx
@@ -332,7 +333,8 @@ figures go to `var/bench-results.json`. `--skip-streams` leaves out the live str
 
 - **(a) pages**: `wrk -t2 -c64` per page for 15 s (10 s quick), through `bench/pages.lua`,
   which rotates the requests over 200 signed-in admins' sessions (the API over 50 tokens);
-  every throughput also as a ratio to the bare Django page in the same run.
+  every throughput also as a ratio to the bare Django page in the same run. The bare page
+  is measured a second time with a session: the floor any signed-in page stands on.
 - **(c) growth**: the request list and a request's page of customers with 10, 1,000 and
   100,000 requests: query count and server time of one view (inside Django), and p50 / p99
   under wrk over that customer's users.
@@ -343,6 +345,11 @@ figures go to `var/bench-results.json`. `--skip-streams` leaves out the live str
 - **(b, d) streams** (`bench/clients.py`): N signed-in users each hold a live stream while
   paced page views (one per user per 30 s) and 5 status changes a second run; then every
   stream is dropped and reconnects with `Last-Event-ID`.
+- **(e) two nodes** (`bench/two_nodes.py`): the portal twice (one process each) behind
+  Debian's nginx with `deploy/nginx/portal-locations.conf`, sharing PostgreSQL and Redis:
+  the bare page and the dashboard through nginx, then live streams spread over both nodes
+  while a third process commits changes; every client must get every event of its customer.
+  `--skip-two-nodes` leaves it out.
 
 The query count of each main page is also held by the test suite
 (`portal/core/tests/test_page_queries.py`: the same count with 2 and 30 rows); timing is
@@ -486,6 +493,9 @@ def main() -> None:
     parser.add_argument(
         "--skip-streams", action="store_true", help="pages, growth and browser only"
     )
+    parser.add_argument(
+        "--skip-two-nodes", action="store_true", help="leave out the two nodes behind nginx"
+    )
     args = parser.parse_args()
     quick = args.quick
     began = time.monotonic()
@@ -558,6 +568,15 @@ def main() -> None:
                     portal, seed, streams=streams, hold=30 if quick else 300,
                     page_rate=streams / 30, event_rate=5, results=results,
                 )
+            )  # fmt: skip
+        if not args.skip_two_nodes:
+            from bench.two_nodes import two_nodes_scenario
+
+            portal.stop()  # the two nodes take its place on the same cores
+            log("(e) two nodes behind nginx")
+            results["two_nodes"] = two_nodes_scenario(
+                env, seed, data_dir, seconds=seconds, streams=2000 if quick else 5000,
+                hold=20 if quick else 60,
             )  # fmt: skip
         results["versions"] = versions(env, pg_url)
     results["loaded_after"] = os.getloadavg()
@@ -775,12 +794,55 @@ def write_report(path: Path, results: dict[str, Any], quick: bool) -> None:
             *streams_text,
             *targets,
             "",
+            *two_nodes_report(results.get("two_nodes")),
         ]
     )
     header = HEADER
     old = path.read_text() if path.exists() else header
     body = old[len(header) :] if old.startswith(header) else old
     path.write_text(header + section + "\n" + body)
+
+
+def two_nodes_report(two: dict[str, Any] | None) -> list[str]:
+    """The section of (e): two nodes behind nginx."""
+    if not two:
+        return []
+    pages, streams = two["pages"], two["streams"]
+    bare = pages["bare Django page (/healthz)"]["rps"]
+    lines = [
+        "### (e) Two nodes behind nginx",
+        "",
+        "The same portal twice (one uvicorn process each), Debian's nginx in front with "
+        "`deploy/nginx/portal-locations.conf`, sharing PostgreSQL and Redis, on the same 2 "
+        "cores. Signed-in pages rotate over 200 sessions, which nginx spreads over both nodes.",
+        "",
+        "| page through nginx (wrk -t2 -c64) | requests/s | ratio to its bare page | "
+        "p50 ms | p99 ms | errors |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for label, r in pages.items():
+        lines.append(
+            f"| {label} | {r['rps']:,.0f} | {r['rps'] / bare:.0%} | {r['p50']:.1f} | "
+            f"{r['p99']:.1f} | {r['non2xx'] + r['socket_errors']} |"
+        )
+    ok = (
+        streams["connected"] == streams["streams"]
+        and streams["clients_missing_events"] == 0
+        and all(streams["per_node"])
+    )
+    lines += [
+        "",
+        f"Live streams through nginx: {streams['connected']:,} of {streams['streams']:,} "
+        f"connected in {streams['connect_seconds']:.1f} s, held by the nodes as "
+        f"{' + '.join(f'{n:,}' for n in streams['per_node'])}; {streams['events']:,} changes "
+        f"committed by a third process reached {streams['deliveries']:,} streams (p50 "
+        f"{streams['delivery_p50']:.0f} ms, p99 {streams['delivery_p99']:.0f} ms); clients "
+        f"missing an event: {streams['clients_missing_events']}; stream errors: "
+        f"{streams['stream_errors']}. Every stream on either node got every event of its "
+        f"customer: {'yes' if ok else '**no**'}.",
+        "",
+    ]
+    return lines
 
 
 if __name__ == "__main__":
