@@ -155,7 +155,8 @@ def cached_page(
     changes (then ``context()`` is built and the page rendered again).
 
     The key holds the user, their active membership and role, the full path, the
-    language and the day; pages with a message waiting are rendered afresh.
+    language and the day; pages with a message waiting, or that use the response's
+    CSP nonce, are rendered afresh.
     """
     from portal.accounts.request import signed_in_user
     from portal.customers.access import active_membership
@@ -181,7 +182,13 @@ def cached_page(
         marks = {"csrf_token": CSRF_MARK, "live_since": LIVE_SINCE_MARK}
         return render_to_string(template_name, {**context(), **marks}, request)
 
-    html = cached_fragment(key, render_page)
+    stored = f"fragment:{key}"
+    html = cache.get(stored)
+    if html is None:
+        html = render_page()
+        # A page that asked for this response's CSP nonce belongs to this response alone.
+        if getattr(request, "_csp_nonce", None) is None:
+            cache.set(stored, html, FRAGMENT_TTL)
     html = html.replace(CSRF_MARK, get_token(request)).replace(
         LIVE_SINCE_MARK, str(live_event_last_id())
     )

@@ -7,10 +7,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from csp.middleware import CSPMiddleware
 from django.contrib.messages.storage.base import Message
 from django.contrib.messages.storage.session import SessionStorage
 from django.core.cache import cache
 from django.db import connection
+from django.http import HttpResponse
 from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 
@@ -189,3 +191,26 @@ def test_without_redis_fragments_are_not_kept_in_the_process() -> None:
     assert backend.get("fragment:page") is None
     assert backend.get("fragver:u:1") is None
     assert backend.get("counter") == 1  # rate-limit counters still count, per process
+
+
+def test_a_page_that_uses_the_csp_nonce_is_not_cached() -> None:
+    customer = make_customer()
+    user = make_member(customer, Role.ADMIN)
+    built: list[str] = []
+
+    def view() -> None:
+        request = RequestFactory().get("/dashboard/")
+        request.user = user
+        request.session = Client().session
+        request._messages = SessionStorage(request)  # type: ignore[attr-defined]
+        CSPMiddleware(lambda r: HttpResponse()).process_request(request)
+
+        def context() -> dict[str, Any]:
+            built.append(str(request.csp_nonce))  # type: ignore[attr-defined]
+            return {"cards": []}
+
+        fragments.cached_page(request, "core/dashboard.html", context)
+
+    view()
+    view()
+    assert len(built) == 2 and built[0] != built[1]
