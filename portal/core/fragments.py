@@ -41,6 +41,9 @@ DELETES_WATCHED = (
     "documents.Document",
     "live.Notification",
 )
+# Rows of a user or customer that no fragment shows and that are written all the
+# time: a session's last-seen time (about once a minute), the audit trail.
+SAVES_IGNORED = frozenset({"usersessions.UserSession", "core.AuditEvent"})
 VERSION_TTL = 7 * 24 * 3600
 # The safety net for a change no receiver saw: how stale a fragment can be at most.
 FRAGMENT_TTL = 300
@@ -130,8 +133,8 @@ def owners_of(instance: models.Model) -> tuple[list[int], list[int]]:
 
 def row_changed(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
     """``post_save`` / ``post_delete`` receiver for every model."""
-    if kwargs.get("raw"):
-        return  # loading fixtures
+    if kwargs.get("raw") or sender._meta.label in SAVES_IGNORED:
+        return  # loading fixtures, or a row no fragment shows
     customers, users = owners_of(instance)
     if customers or users:
         versions_bump(customers=customers, users=users)

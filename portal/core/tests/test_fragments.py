@@ -214,3 +214,13 @@ def test_a_page_that_uses_the_csp_nonce_is_not_cached() -> None:
     view()
     view()
     assert len(built) == 2 and built[0] != built[1]
+
+
+def test_recording_a_sessions_activity_keeps_the_cached_page() -> None:
+    from allauth.usersessions.models import UserSession
+
+    customer = make_customer()
+    admin = make_member(customer, Role.ADMIN)
+    before = fragments.versions(customers=[customer.pk], users=[admin.pk])
+    UserSession.objects.create(user=admin, ip="127.0.0.1", session_key="k" * 32)
+    assert fragments.versions(customers=[customer.pk], users=[admin.pk]) == before
