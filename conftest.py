@@ -59,10 +59,14 @@ def _isolated_cache(settings: Any) -> Iterator[None]:
     """A fresh in-memory cache per test: rate limits must not leak between tests."""
     from django.core.cache import cache
 
+    from portal.accounts.user_cache import forget_all
+
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     cache.clear()
+    forget_all()
     yield
     cache.clear()
+    forget_all()
 
 
 @pytest.fixture(autouse=True)

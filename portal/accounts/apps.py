@@ -10,6 +10,8 @@ class AccountsConfig(AppConfig):
         from . import (
             signals,  # noqa: F401 - connects the audit receivers
             totp,
+            user_cache,
         )
 
         totp.install()
+        user_cache.install()

@@ -1,0 +1,93 @@
+"""The signed-in user comes from the process's memory only while their row is unchanged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from portal.accounts.models import User
+from portal.customers.roles import Role
+from portal.customers.tests.factories import make_customer, make_member
+
+pytestmark = pytest.mark.django_db
+
+
+def _user_queries(client: Client, path: str = "/dashboard/") -> tuple[int, int]:
+    with CaptureQueriesContext(connection) as captured:
+        status = client.get(path).status_code
+    reads = [q for q in captured.captured_queries if 'FROM "accounts_user"' in q["sql"]]
+    return status, len(reads)
+
+
+def _signed_in(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_the_user_is_read_once_while_their_row_is_unchanged() -> None:
+    client = _signed_in(make_member(make_customer(), Role.ADMIN))
+    assert _user_queries(client) == (200, 1)
+    assert _user_queries(client) == (200, 0)
+    assert _user_queries(client, "/requests/") == (200, 0)
+
+
+def test_a_deactivated_user_is_signed_out_at_the_next_request() -> None:
+    user = make_member(make_customer(), Role.ADMIN)
+    client = _signed_in(user)
+    assert _user_queries(client) == (200, 1)
+    user.is_active = False
+    user.save()
+    assert client.get("/dashboard/").status_code == 302  # to the sign-in page
+
+
+def test_a_changed_password_ends_the_other_sessions() -> None:
+    user = make_member(make_customer(), Role.ADMIN)
+    laptop, phone = _signed_in(user), _signed_in(user)
+    assert laptop.get("/dashboard/").status_code == phone.get("/dashboard/").status_code == 200
+    changed = User.objects.get(pk=user.pk)  # as another process would load it
+    changed.set_password("a-new-long-passphrase-2026")
+    changed.save()
+    assert phone.get("/dashboard/").status_code == 302
+
+
+def test_a_new_staff_flag_is_seen_at_once() -> None:
+    user = make_member(make_customer(), Role.ADMIN)
+    client = _signed_in(user)
+    assert "Back office" not in client.get("/dashboard/").content.decode()
+    user.is_staff = True
+    user.save()
+    assert "Back office" in client.get("/dashboard/").content.decode()
+
+
+def test_each_user_gets_their_own_row() -> None:
+    customer = make_customer()
+    alice = make_member(customer, Role.ADMIN, email="alice@example.com")
+    bob = make_member(customer, Role.MEMBER, email="bob@example.com")
+    as_alice, as_bob = _signed_in(alice), _signed_in(bob)
+    for _ in range(2):
+        assert "alice@example.com" in as_alice.get("/dashboard/").content.decode()
+        page = as_bob.get("/dashboard/").content.decode()
+        assert "bob@example.com" in page and "alice@example.com" not in page
+
+
+def test_without_a_cache_every_request_reads_the_user(settings: Any) -> None:
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+    client = _signed_in(make_member(make_customer(), Role.ADMIN))
+    client.get("/dashboard/")
+    assert _user_queries(client) == (200, 1)
+    assert _user_queries(client) == (200, 1)
+
+
+def test_a_request_gets_an_instance_of_its_own() -> None:
+    from django.contrib.auth.backends import ModelBackend
+
+    user = make_member(make_customer(), Role.ADMIN)
+    first, second = ModelBackend().get_user(user.pk), ModelBackend().get_user(user.pk)
+    assert first == second and first is not second
+    first.first_name = "Changed in one request"  # type: ignore[union-attr]
+    assert second.first_name != "Changed in one request"  # type: ignore[union-attr]
