@@ -483,7 +483,16 @@ def main() -> None:
     parser.add_argument(
         "--skip-streams", action="store_true", help="pages, growth and browser only"
     )
+    parser.add_argument(
+        "--only-streams",
+        action="store_true",
+        help="the live streams scenario alone (small seed, no report section): for iterating",
+    )
+    parser.add_argument("--streams", type=int, help="open streams (default 10,000; quick 2,000)")
+    parser.add_argument("--hold", type=float, help="seconds of load with the streams open")
     args = parser.parse_args()
+    if args.only_streams and args.skip_streams:
+        parser.error("--only-streams and --skip-streams exclude each other")
     quick = args.quick
     began = time.monotonic()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -491,9 +500,12 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install -y wrk (make bench does this)")
 
-    streams = 2000 if quick else 10_000
-    users = 10_000
+    streams = args.streams or (2000 if quick else 10_000)
+    hold = args.hold if args.hold is not None else 30 if quick else 300
+    users = max(10_000, streams)
     growth = (10_000, 1_000, 10) if quick else (100_000, 1_000, 10)
+    if args.only_streams:
+        growth = (100, 100, 10)  # the streams need users and memberships, not many requests
     results: dict[str, Any] = {"loaded": os.getloadavg()}
     with ExitStack() as stack:
         pg_url = stack.enter_context(postgres_server())
@@ -545,24 +557,30 @@ def main() -> None:
         stack.callback(portal.stop)
         seconds = 10 if quick else 15
         wrk(f"http://{HOST}:{portal.port}/healthz", None, 2)  # warm up both workers
-        results["pages"] = pages_scenario(portal, seed, data_dir, seconds)
-        results["growth"] = growth_scenario(portal, seed, data_dir, 5 if quick else 10)
-        results["browser"] = browser_scenario(portal, seed)
+        if not args.only_streams:
+            results["pages"] = pages_scenario(portal, seed, data_dir, seconds)
+            results["growth"] = growth_scenario(portal, seed, data_dir, 5 if quick else 10)
+            results["browser"] = browser_scenario(portal, seed)
         if not args.skip_streams:
-            log(f"(b, d) {streams:,} live streams ({'30 s' if quick else '5 minutes'} of load)")
+            results["loaded_streams"] = os.getloadavg()
+            log(f"(b, d) {streams:,} live streams ({hold:.0f} s of load); load {os.getloadavg()}")
             asyncio.run(
                 streams_scenario(
-                    portal, seed, streams=streams, hold=30 if quick else 300,
+                    portal, seed, streams=streams, hold=hold,
                     page_rate=streams / 30, event_rate=5, results=results,
                 )
             )  # fmt: skip
         results["versions"] = versions(env, pg_url)
     results["loaded_after"] = os.getloadavg()
     results["duration_s"] = time.monotonic() - began
-    raw = ROOT / "var" / "bench-results.json"
+    raw = ROOT / "var" / ("bench-streams.json" if args.only_streams else "bench-results.json")
     raw.parent.mkdir(exist_ok=True)
     raw.write_text(json.dumps(results, indent=2, default=str))
     log(f"raw figures in {raw}")
+    if args.only_streams:
+        # A partial run: the report's tables need every scenario, so only the figures print.
+        print(json.dumps(results, indent=2, default=str))
+        return
     write_report(Path(args.output), results, quick)
     log(f"done in {results['duration_s'] / 60:.1f} minutes; figures in {args.output}")
     print(json.dumps(results, indent=2, default=str))

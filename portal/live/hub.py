@@ -8,15 +8,16 @@ viewer may see it. An idle stream costs no database connection and no thread.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from django.db import connections
 
@@ -27,6 +28,7 @@ from .bus import EventBus, get_bus
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+R = TypeVar("R")
 
 # A committed event may carry a lower id than one seen before (ids are handed
 # out before commit). Such a gap is waited for this long before it is given up
@@ -35,6 +37,15 @@ GAP_PATIENCE = 10.0
 FETCH_BATCH = 500
 # A stream whose browser does not keep up is closed; it reconnects and replays.
 MAX_QUEUED = 1000
+# Events kept in memory, so a reconnecting stream replays without a query (at
+# most twice this many are held between trims).
+HISTORY = 1000
+# Connects authenticated together at most, and batches under way at once.
+AUTH_BATCH = 500
+AUTH_PARALLEL = 2
+# With no stream open the hub stops reading the table, after this long: a
+# reconnect storm finds it still following, with its history intact.
+IDLE_AFTER = 60.0
 
 
 @dataclass(frozen=True)
@@ -135,6 +146,59 @@ def _db_job(function: Any, *args: Any) -> Any:
                 connection.close()
 
 
+class Batcher(Generic[T, R]):
+    """Runs a blocking function over everything that waits for it, in batches, on an executor.
+
+    Callers await their own item's result; while one batch runs, the next one
+    gathers, so a burst of callers costs a few calls rather than one each.
+    """
+
+    def __init__(
+        self,
+        function: Callable[[list[T]], list[R]],
+        executor: Executor,
+        *,
+        size: int,
+        parallel: int,
+    ) -> None:
+        self.function = function
+        self.executor = executor
+        self.size = size
+        self.parallel = parallel
+        self._waiting: list[tuple[T, asyncio.Future[R]]] = []
+        self._drains: set[asyncio.Task[None]] = set()
+
+    async def __call__(self, item: T) -> R:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[R] = loop.create_future()
+        self._waiting.append((item, future))
+        if len(self._drains) < self.parallel:
+            task = loop.create_task(self._drain())
+            self._drains.add(task)
+            task.add_done_callback(self._drains.discard)
+        return await future
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._waiting:
+            batch = self._waiting[: self.size]
+            del self._waiting[: self.size]
+            try:
+                results = await loop.run_in_executor(
+                    self.executor, _db_job, self.function, [item for item, _ in batch]
+                )
+            except BaseException as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+
 class Hub:
     def __init__(self, bus: EventBus) -> None:
         self.bus = bus
@@ -154,6 +218,17 @@ class Hub:
         self._poller = ThreadPoolExecutor(1, thread_name_prefix="live-poll")
         self.readers = ThreadPoolExecutor(4, thread_name_prefix="live-read")
         self.loop: asyncio.AbstractEventLoop | None = None
+        # The newest events dispatched, sorted by id: every event above
+        # ``history_floor`` that the hub dispatched is there (None: not following).
+        self.history_ids: list[int] = []
+        self.history: list[Event] = []
+        self.history_floor: int | None = None
+        self.empty_since: float | None = None
+        from .authentication import authenticate_many
+
+        self.authenticate = Batcher(
+            authenticate_many, self.readers, size=AUTH_BATCH, parallel=AUTH_PARALLEL
+        )
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
@@ -201,12 +276,50 @@ class Hub:
             self.cursor = await loop.run_in_executor(self._poller, _db_job, live_event_last_id)
             self.seen_above_cursor.clear()
             self.gap_since = None
+            self.history_ids, self.history = [], []
+            self.history_floor = self.cursor
             self.idle = False
             self.wake()
+
+    def missed(self, viewer: Viewer, after_id: int, limit: int) -> list[Event] | None:
+        """The events after ``after_id`` that ``viewer`` may see, oldest first, at most
+        ``limit``, from memory; None when the memory does not reach back that far."""
+        if self.history_floor is None or after_id < self.history_floor:
+            return None
+        start = bisect.bisect_right(self.history_ids, after_id)
+        found = []
+        for event in self.history[start:]:
+            if viewer.may_see(event):
+                found.append(event)
+                if len(found) >= limit:
+                    break
+        return found
+
+    def _remember(self, event: Event) -> None:
+        if self.history_floor is None:
+            return
+        if not self.history_ids or event.id > self.history_ids[-1]:
+            self.history_ids.append(event.id)
+            self.history.append(event)
+        else:  # a late commit of a lower id: rare, and near the end
+            at = bisect.bisect_right(self.history_ids, event.id)
+            self.history_ids.insert(at, event.id)
+            self.history.insert(at, event)
+        if len(self.history_ids) > 2 * HISTORY:
+            cut = len(self.history_ids) - HISTORY
+            self.history_floor = max(self.history_floor, self.history_ids[cut - 1])
+            del self.history_ids[:cut], self.history[:cut]
+
+    def _stop_following(self) -> None:
+        self.idle = True
+        self.empty_since = None
+        self.history_ids, self.history = [], []
+        self.history_floor = None
 
     def register(self, viewer: Viewer) -> Stream:
         stream = Stream(viewer)
         self.streams.add(stream)
+        self.empty_since = None
         metrics.LIVE_STREAMS.inc()
         self.by_user[viewer.user_id].add(stream)
         for customer_id in viewer.grants:
@@ -225,8 +338,8 @@ class Hub:
         for customer_id in viewer.grants:
             self._discard(self.by_customer, customer_id, stream)
         self.staff.discard(stream)
-        if not self.streams:
-            self.idle = True
+        if not self.streams and self.empty_since is None:
+            self.empty_since = time.monotonic()
 
     @staticmethod
     def _discard(index: dict[int, set[Stream]], key: int, stream: Stream) -> None:
@@ -247,6 +360,8 @@ class Hub:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.bus.poll_interval)
             self._wake.clear()
+            if self.empty_since is not None and time.monotonic() - self.empty_since > IDLE_AFTER:
+                self._stop_following()
             if self.idle:
                 continue
             try:
@@ -264,6 +379,7 @@ class Hub:
             if event.id in self.seen_above_cursor:
                 continue
             self.seen_above_cursor.add(event.id)
+            self._remember(event)
             self._deliver(event)
         self._advance_cursor()
 

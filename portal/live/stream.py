@@ -17,20 +17,17 @@ import json
 import logging
 import random
 import time
-from dataclasses import replace
-from importlib import import_module
-from typing import NamedTuple
 from urllib.parse import parse_qs
 
 from django.conf import settings
-from django.contrib import auth
-from django.http import HttpRequest
-from django.http.cookie import parse_cookie
 
 from portal.router import Receive, Scope, Send
 
 from .audience import Viewer
+from .authentication import Credentials, authenticate
 from .hub import Event, Stream, get_hub
+
+__all__ = ["PATH", "Credentials", "authenticate", "live_app"]
 
 logger = logging.getLogger(__name__)
 PATH = "/live/events"
@@ -49,7 +46,8 @@ async def live_app(scope: Scope, receive: Receive, send: Send) -> None:
         await _plain(send, 400, "Last-Event-ID must be a whole number.")
         return
     hub = await get_hub()
-    viewer: Viewer | None = await hub.read(authenticate, credentials)
+    # Batched with the other connects waiting (see authentication.py).
+    viewer: Viewer | None = await hub.authenticate(credentials)
     del credentials
     if viewer is None:
         # Who asked is unknown; the address is what there is (no cookie or token is logged).
@@ -80,7 +78,10 @@ async def live_app(scope: Scope, receive: Receive, send: Send) -> None:
         sent: set[int] | None = None
         if last_id is not None:
             limit = settings.PORTAL_LIVE_REPLAY_LIMIT
-            missed: list[Event] = await hub.read(_replay, viewer, last_id, limit + 1)
+            # From the hub's memory when it reaches back that far, else from the table.
+            missed = hub.missed(viewer, last_id, limit + 1)
+            if missed is None:
+                missed = await hub.read(_replay, viewer, last_id, limit + 1)
             if len(missed) > limit:
                 # Too much to replay: the page starts afresh.
                 await _body(send, b"event: reload\ndata: {}\n\n")
@@ -172,15 +173,6 @@ async def _plain(
     await send({"type": "http.response.body", "body": body})
 
 
-class Credentials(NamedTuple):
-    """What a stream request authenticates with: a bearer token, else the session cookie."""
-
-    cookie: str = ""
-    authorization: str | None = None
-    user_agent: str = ""
-    client_address: str | None = None
-
-
 def _request_details(scope: Scope) -> tuple[int | None, Credentials]:
     """The event id to replay after (header, else query) and the request's credentials."""
     raw: str | None = None
@@ -206,70 +198,6 @@ def _request_details(scope: Scope) -> tuple[int | None, Credentials]:
     if value < 0:
         raise ValueError(raw)
     return value, credentials
-
-
-def authenticate(credentials: Credentials) -> Viewer | None:
-    """The viewer behind an ``Authorization: Bearer`` token or else the session cookie."""
-    if credentials.authorization is not None:
-        return _authenticate_token(credentials)
-    return _authenticate_session(credentials.cookie)
-
-
-def _authenticate_token(credentials: Credentials) -> Viewer | None:
-    """A personal access token acts as its membership: that customer's events and the
-    owner's personal ones, never staff events. Its use is recorded as for the API."""
-    from portal.accounts.middleware import mfa_required_for
-    from portal.tokens.selectors import TokenRejected, token_authenticate
-    from portal.tokens.services import token_refused, token_used
-
-    scheme, _, secret = (credentials.authorization or "").partition(" ")
-    if scheme.lower() != "bearer":
-        return None
-    request = HttpRequest()
-    request.META.update(
-        REMOTE_ADDR=credentials.client_address or "", HTTP_USER_AGENT=credentials.user_agent
-    )
-    try:
-        token, membership = token_authenticate(secret=secret.strip())
-    except TokenRejected as rejected:
-        if rejected.token is not None:
-            token_refused(token=rejected.token, reason=rejected.reason, request=request)
-        return None
-    request.user = token.user
-    token_used(token=token, request=request)
-    if mfa_required_for(request):
-        from allauth.mfa.utils import is_mfa_enabled
-
-        if not is_mfa_enabled(token.user):
-            return None
-    viewer = Viewer.from_memberships(token.user, [membership])
-    return replace(viewer, is_staff=False)  # a token never sees staff events
-
-
-def _authenticate_session(cookie_header: str) -> Viewer | None:
-    """The viewer behind a Django session cookie, with the same checks as a page."""
-    from portal.accounts.middleware import mfa_required_for, session_expired
-    from portal.customers.access import user_memberships
-
-    key = parse_cookie(cookie_header).get(settings.SESSION_COOKIE_NAME)
-    if not key:
-        return None
-    engine = import_module(settings.SESSION_ENGINE)
-    request = HttpRequest()
-    request.session = engine.SessionStore(key)
-    user = auth.get_user(request)  # checks the session's password hash too
-    if not user.is_authenticated or not user.is_active:
-        return None
-    if session_expired(request.session, int(time.time())):
-        return None
-    request.user = user
-    if mfa_required_for(request):
-        from allauth.mfa.utils import is_mfa_enabled
-
-        if not is_mfa_enabled(user) and not user.is_staff:
-            return None
-    # The memberships mfa_required_for loaded for this request: no second query.
-    return Viewer.from_memberships(user, user_memberships(request))
 
 
 def _replay(viewer: Viewer, after_id: int, limit: int) -> list[Event]:
