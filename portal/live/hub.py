@@ -79,15 +79,16 @@ class Stream:
     """One open connection's mailbox.
 
     Kept small on purpose (10,000 of them per process): a list only while
-    events wait, and a future only while the connection waits for them.
+    events wait, and while the connection waits for them, its task, which a
+    wake-up interrupts (see ``stream._idle``).
     """
 
-    __slots__ = ("viewer", "pending", "waiter", "closed")
+    __slots__ = ("viewer", "pending", "task", "closed")
 
     def __init__(self, viewer: Viewer) -> None:
         self.viewer = viewer
         self.pending: list[Event] | None = None
-        self.waiter: asyncio.Future[None] | None = None
+        self.task: asyncio.Task[Any] | None = None
         self.closed = False
 
     def push(self, event: Event) -> None:
@@ -100,35 +101,23 @@ class Stream:
             return
         else:
             self.pending.append(event)
-        self._wake()
+        self.wake()
 
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            self._wake()
+            self.wake()
 
-    def _wake(self) -> None:
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+    def wake(self) -> None:
+        """Interrupt the connection's wait, if it waits (its heartbeat timer calls this too)."""
+        task, self.task = self.task, None
+        if task is not None:
+            task.cancel()
 
     def take(self) -> list[Event]:
         """The events waiting for this connection, oldest first."""
         pending, self.pending = self.pending, None
         return pending or []
-
-    async def wait(self, timeout: float) -> bool:
-        """Wait until an event arrives or the stream closes; False on timeout."""
-        if self.pending or self.closed:
-            return True
-        self.waiter = asyncio.get_running_loop().create_future()
-        try:
-            await asyncio.wait_for(self.waiter, timeout)
-        except TimeoutError:
-            return False
-        finally:
-            self.waiter = None
-        return True
 
 
 def _db_job(function: Any, *args: Any) -> Any:

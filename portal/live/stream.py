@@ -16,7 +16,6 @@ import contextlib
 import json
 import logging
 import random
-import time
 from urllib.parse import parse_qs
 
 from django.conf import settings
@@ -59,7 +58,6 @@ async def live_app(scope: Scope, receive: Receive, send: Send) -> None:
         return
 
     stream = hub.register(viewer)
-    watcher = asyncio.create_task(_watch_disconnect(receive, stream))
     try:
         await hub.resume()
         await send(
@@ -90,30 +88,35 @@ async def live_app(scope: Scope, receive: Receive, send: Send) -> None:
                 await _body(send, event.frame)
             sent = {event.id for event in missed} or None
             del missed
-        await _pump(send, stream, sent)
+        await _pump(receive, send, stream, sent)
     except OSError:
         pass  # the client went away while we wrote
     finally:
         hub.unregister(stream)
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
         with contextlib.suppress(Exception):
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-async def _pump(send: Send, stream: Stream, sent: set[int] | None) -> None:
+async def _pump(receive: Receive, send: Send, stream: Stream, sent: set[int] | None) -> None:
+    loop = asyncio.get_running_loop()
     heartbeat = settings.PORTAL_LIVE_HEARTBEAT
     lifetime = settings.PORTAL_LIVE_MAX_STREAM_SECONDS
     # Spread the reconnects of streams opened together.
-    deadline = time.monotonic() + lifetime * random.uniform(0.9, 1.0)  # noqa: S311 - not security
+    deadline = loop.time() + lifetime * random.uniform(0.9, 1.0)  # noqa: S311 - not security
     while True:
-        remaining = deadline - time.monotonic()
+        remaining = deadline - loop.time()
         if remaining <= 0:
             return
-        if not await stream.wait(min(heartbeat, remaining)):
-            await _body(send, b": heartbeat\n\n")
-            continue
+        if not (stream.pending or stream.closed):
+            timer = loop.call_later(min(heartbeat, remaining), stream.wake)
+            try:
+                if not await _idle(receive, stream):
+                    return  # the client went away
+            finally:
+                timer.cancel()
+            if not (stream.pending or stream.closed):
+                await _body(send, b": heartbeat\n\n")  # woken by the timer
+                continue
         events = stream.take()
         if sent:
             events = [event for event in events if event.id not in sent]  # already replayed
@@ -123,12 +126,28 @@ async def _pump(send: Send, stream: Stream, sent: set[int] | None) -> None:
             return
 
 
-async def _watch_disconnect(receive: Receive, stream: Stream) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            stream.close()
-            return
+async def _idle(receive: Receive, stream: Stream) -> bool:
+    """Wait for the client to go away (False) or the hub to wake the stream (True).
+
+    One wait per connection instead of a watcher task and a future beside it
+    (10,000 of them per process): the connection's own task waits for the
+    client's disconnect, and the hub interrupts that wait by cancelling it.
+    """
+    task = asyncio.current_task()
+    if task is None:
+        raise RuntimeError("a live stream runs in a task")
+    stream.task = task
+    try:
+        while True:
+            if (await receive())["type"] == "http.disconnect":
+                return False
+            # The request body (none is expected for GET): read on.
+    except asyncio.CancelledError:
+        if stream.task is not None or task.uncancel() > 0:
+            raise  # cancelled by someone else: the server is stopping
+        return True
+    finally:
+        stream.task = None
 
 
 def _security_headers() -> list[tuple[bytes, bytes]]:
