@@ -236,7 +236,7 @@ async def streams_scenario(
          f"from bench.emitter import run; run(rate={event_rate}, seconds={hold + 20})"],
         cwd=ROOT, env=portal.env, stdout=emitted_log, text=True,
     )  # fmt: skip
-    page_workers = [asyncio.create_task(page_worker(i, 32)) for i in range(32)]
+    page_workers = [asyncio.create_task(page_worker(i, 32)) for i in range(32 if page_rate else 0)]
     log(f"holding for {hold:.0f} s: {page_rate:.0f} pages/s, {event_rate:.0f} changes/s")
     await asyncio.sleep(hold)
     stop_pages.set()
@@ -288,6 +288,7 @@ async def streams_scenario(
         "threads_after": threads1,
         "pages": len(page_latencies),
         "page_rate": len(page_latencies) / hold,
+        "page_rate_asked": page_rate,
         "page_p50": percentile(page_latencies, 50),
         "page_p95": percentile(page_latencies, 95),
         "page_errors": page_errors,
@@ -490,6 +491,12 @@ def main() -> None:
     )
     parser.add_argument("--streams", type=int, help="open streams (default 10,000; quick 2,000)")
     parser.add_argument("--hold", type=float, help="seconds of load with the streams open")
+    parser.add_argument(
+        "--page-rate",
+        type=float,
+        help="pages a second while the streams are open (default: one per user per 30 s; "
+        "0: none, to see the streams alone)",
+    )
     args = parser.parse_args()
     if args.only_streams and args.skip_streams:
         parser.error("--only-streams and --skip-streams exclude each other")
@@ -567,7 +574,8 @@ def main() -> None:
             asyncio.run(
                 streams_scenario(
                     portal, seed, streams=streams, hold=hold,
-                    page_rate=streams / 30, event_rate=5, results=results,
+                    page_rate=streams / 30 if args.page_rate is None else args.page_rate,
+                    event_rate=5, results=results,
                 )
             )  # fmt: skip
         results["versions"] = versions(env, pg_url)

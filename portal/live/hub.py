@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from django.db import connections
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from portal.core import metrics
 
@@ -40,6 +41,8 @@ MAX_QUEUED = 1000
 # Events kept in memory, so a reconnecting stream replays without a query (at
 # most twice this many are held between trims).
 HISTORY = 1000
+# Signs the events a bus carries: only a portal process can hand one to a browser.
+BUS_SALT = "portal.live.bus"
 # Connects authenticated together at most, and batches under way at once.
 AUTH_BATCH = 500
 AUTH_PARALLEL = 2
@@ -73,6 +76,28 @@ class Event:
             staff=row.staff,
             frame=f"id: {row.pk}\ndata: {payload}\n\n".encode(),
         )
+
+    def sign(self) -> bytes:
+        """This event as a bus message: JSON behind an HMAC made with the SECRET_KEY."""
+        body = json.dumps(
+            [self.id, self.kind, self.customer_id, self.permission, self.user_id, self.staff,
+             self.frame.decode()],
+            separators=(",", ":"),
+        ).encode()  # fmt: skip
+        return salted_hmac(BUS_SALT, body, algorithm="sha256").hexdigest().encode() + b"." + body
+
+    @classmethod
+    def verified(cls, message: bytes) -> Event | None:
+        """The event in a bus message, or None when it is not one signed by a portal process."""
+        signature, _, body = message.partition(b".")
+        expected = salted_hmac(BUS_SALT, body, algorithm="sha256").hexdigest().encode()
+        if not body or not constant_time_compare(signature, expected):
+            return None
+        try:
+            event_id, kind, customer_id, permission, user_id, staff, frame = json.loads(body)
+        except ValueError:
+            return None
+        return cls(event_id, kind, customer_id, permission, user_id, staff, frame.encode())
 
 
 class Stream:
@@ -224,7 +249,7 @@ class Hub:
         self.bus.add_local(self.loop, self.wake)
         self._tasks = [
             asyncio.create_task(self._follow(), name="live-follow"),
-            asyncio.create_task(self.bus.listen(self.wake), name="live-listen"),
+            asyncio.create_task(self.bus.listen(self.wake, self.receive), name="live-listen"),
         ]
 
     async def stop(self) -> None:
@@ -241,6 +266,17 @@ class Hub:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def receive(self, message: bytes) -> bool:
+        """Hand out an event the bus carried, at once; False when the message is not a
+        signed event (then the table is read). The table stays the truth: an event
+        whose message was lost is found there on the next look."""
+        event = Event.verified(message)
+        if event is None:
+            return False
+        if not self.idle:
+            self.dispatch([event])
+        return True
 
     async def read(self, function: Any, *args: Any) -> Any:
         """Run a blocking database read for a stream, off the event loop."""
@@ -365,7 +401,8 @@ class Hub:
 
     def dispatch(self, events: Iterable[Event]) -> None:
         for event in events:
-            if event.id in self.seen_above_cursor:
+            # Seen already: from the bus, from the table, or given up as rolled back.
+            if event.id <= self.cursor or event.id in self.seen_above_cursor:
                 continue
             self.seen_above_cursor.add(event.id)
             self._remember(event)

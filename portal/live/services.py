@@ -16,6 +16,7 @@ from portal.customers.models import Customer
 from portal.customers.roles import Permission
 
 from .bus import get_bus
+from .hub import Event
 from .models import LiveEvent, Notification
 
 
@@ -46,8 +47,8 @@ def live_event_emit(
         user=user,
         staff=staff,
     )
-    event_id = event.pk
-    transaction.on_commit(lambda: get_bus().publish(event_id))
+    event_id, message = event.pk, Event.from_row(event).sign()
+    transaction.on_commit(lambda: get_bus().publish(event_id, message))
     return event
 
 

@@ -170,3 +170,30 @@ def test_a_failed_batch_fails_its_callers_and_the_next_batch_runs() -> None:
     results = asyncio.run(callers())
     assert isinstance(results[0], RuntimeError)
     assert results[1:] == [1, 2]
+
+
+def test_an_event_carried_by_the_bus_is_handed_out_at_once(hub: Hub) -> None:
+    following(hub, 10)
+    stream = hub.register(Viewer(1, False, {10: frozenset()}))
+    assert hub.receive(event(11, customer_id=10).sign())
+    assert drain(stream) == [11]
+    assert hub.cursor == 11
+    # The same event found in the table afterwards, or carried twice, is not sent again.
+    hub.dispatch([event(11, customer_id=10)])
+    assert hub.receive(event(11, customer_id=10).sign())
+    assert drain(stream) == []
+
+
+def test_a_bus_message_that_is_not_a_signed_event_only_wakes_the_hub(hub: Hub) -> None:
+    following(hub, 10)
+    stream = hub.register(Viewer(1, False, {10: frozenset()}))
+    signature, _, body = event(11, customer_id=10).sign().partition(b".")
+    forged = body.replace(b'"k"', b'"x"')
+    for message in (b"11", signature + b"." + forged, b"." + body, b"0" * 64 + b"." + body):
+        assert not hub.receive(message)
+    assert drain(stream) == []
+
+
+def test_a_signed_event_survives_the_bus_unchanged() -> None:
+    original = event(7, customer_id=3, permission="requests.view", user_id=9, staff=True)
+    assert Event.verified(original.sign()) == original
