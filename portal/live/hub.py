@@ -228,9 +228,10 @@ class Hub:
         self.idle = True
         self._resume_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
-        # One thread follows the table; a few more authenticate and replay.
+        # One thread follows the table; AUTH_PARALLEL more authenticate (in batches) and
+        # replay what memory no longer holds.
         self._poller = ThreadPoolExecutor(1, thread_name_prefix="live-poll")
-        self.readers = ThreadPoolExecutor(4, thread_name_prefix="live-read")
+        self.readers = ThreadPoolExecutor(AUTH_PARALLEL, thread_name_prefix="live-read")
         self.loop: asyncio.AbstractEventLoop | None = None
         # The newest events dispatched, sorted by id: every event above
         # ``history_floor`` that the hub dispatched is there (None: not following).
