@@ -79,8 +79,8 @@ messages: $(VENV)/.installed-base
 # Chromium; installs them with apt-get when run as root and they are missing).
 bench-tools:
 	@command -v wrk >/dev/null && command -v redis-server >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
-	  && test -x /usr/bin/chromium \
-	  || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk redis-server postgresql chromium)
+	  && test -x /usr/bin/chromium && test -x /usr/sbin/nginx \
+	  || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk redis-server postgresql chromium nginx)
 
 bench: $(VENV)/.installed-dev bench-tools
 	$(PY) bench/run.py

@@ -29,7 +29,7 @@ import redis
 from django.contrib.sessions.backends.cached_db import KEY_PREFIX as SESSION_PREFIX
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.locmem import LocMemCache
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -37,11 +37,52 @@ T = TypeVar("T")
 RETRY_SECONDS = 1.0
 # Keys to delete when Redis is back; past this many, the whole cache is cleared instead.
 MAX_REMEMBERED = 10_000
+REMOTE_ONLY_PREFIXES = (SESSION_PREFIX, "fragment:", "fragver:")
+
+
+# Django makes a cache object per thread and per request context (every page
+# served through a2wsgi is a new context): the objects of one configuration share
+# one state, so a process keeps one Redis connection pool and one view of an outage.
+_shared_states: dict[str, dict[str, Any]] = {}
+_shared_lock = threading.Lock()
+
+
+class _ReusingClient(RedisCacheClient):
+    """Django's client builds a ``redis.Redis`` object for every call; one per pool
+    does (it is thread-safe), and saves a tenth of a cached page's time."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clients: dict[int, Any] = {}
+
+    def get_client(self, key: Any = None, *, write: bool = False) -> Any:
+        django_client: Any = self  # Django's client class has no type hints
+        index = django_client._get_connection_pool_index(write)
+        client = self._clients.get(index)
+        if client is None:
+            pools = django_client._pools
+            if index not in pools:
+                pools[index] = django_client._pool_class.from_url(
+                    django_client._servers[index], **django_client._pool_options
+                )
+            client = self._clients[index] = django_client._client(connection_pool=pools[index])
+        return client
 
 
 class ResilientRedisCache(RedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
+        key = repr((server, sorted(params.items(), key=lambda item: item[0])))
+        with _shared_lock:
+            shared = _shared_states.get(key)
+            if shared is None:
+                self._setup(server, params)
+                _shared_states[key] = self.__dict__
+            else:
+                self.__dict__ = shared
+
+    def _setup(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
+        self._class = _ReusingClient
         self._local = LocMemCache(
             f"portal-redis-fallback-{id(self)}", {"OPTIONS": {"MAX_ENTRIES": MAX_REMEMBERED}}
         )
@@ -126,7 +167,10 @@ class ResilientRedisCache(RedisCache):
 
     @staticmethod
     def _session(key: Any) -> bool:
-        return str(key).startswith(SESSION_PREFIX)
+        """Keys that are never kept in the process's memory: sessions, and fragments
+        and their versions (a change seen by one process only would leave the others'
+        copies stale)."""
+        return str(key).startswith(REMOTE_ONLY_PREFIXES)
 
     def add(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: Any = None) -> Any:
         return self._call(

@@ -7,7 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
+
+from .fragments import cached_fragment, versions
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,28 @@ def register_card(provider: CardProvider) -> CardProvider:
 
 
 def dashboard_cards(request: HttpRequest) -> list[Card]:
+    """The cards of the signed-in user's dashboard, cached until their data changes."""
+    from portal.accounts.request import signed_in_user
+    from portal.customers.access import active_membership
+
+    user = signed_in_user(request)
+    membership = active_membership(request)
+    customers = [membership.customer_id] if membership is not None else []
+    key = ":".join(
+        [
+            "dashboard",
+            str(user.pk),
+            f"{membership.pk}-{membership.role}" if membership is not None else "-",
+            get_language() or "",
+            # Overdue invoices and "recently" depend on the day.
+            timezone.localdate().isoformat(),
+            versions(request, customers=customers, users=[user.id]),
+        ]
+    )
+    return cached_fragment(key, lambda: _compute_cards(request))
+
+
+def _compute_cards(request: HttpRequest) -> list[Card]:
     cards = [card for provider in _providers if (card := provider(request)) is not None]
     return cards or [_welcome_card()]
 

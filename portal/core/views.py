@@ -11,7 +11,10 @@ from django.template import loader
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from portal.customers.access import active_membership
+
 from .dashboard import dashboard_cards
+from .fragments import cached_page
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +50,13 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_safe
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/dashboard.html", {"cards": dashboard_cards(request)})
+    membership = active_membership(request)
+    return cached_page(
+        request,
+        "core/dashboard.html",
+        lambda: {"cards": dashboard_cards(request)},
+        customers=[membership.customer_id] if membership is not None else [],
+    )
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

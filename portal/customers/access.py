@@ -14,6 +14,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 
+from portal.core.fragments import cached_fragment, versions
+
 from .models import Membership
 from .roles import Permission
 from .selectors import memberships_for_user
@@ -25,11 +27,19 @@ View = TypeVar("View", bound=Callable[..., HttpResponse])
 
 
 def user_memberships(request: HttpRequest) -> list[Membership]:
-    """The user's memberships, loaded once per request."""
+    """The user's memberships, once per request, from the cache until one changes
+    (a membership or its customer saved moves the user's version on)."""
     cached = getattr(request, "_portal_memberships", _NOT_LOADED)
     if cached is _NOT_LOADED:
         user = request.user
-        cached = list(memberships_for_user(user=user)) if user.is_authenticated else []
+        cached = (
+            cached_fragment(
+                f"memberships:{user.pk}:{versions(request, users=[user.pk])}",
+                lambda: list(memberships_for_user(user=user)),
+            )
+            if user.is_authenticated
+            else []
+        )
         request._portal_memberships = cached  # type: ignore[attr-defined]
     return cast(list[Membership], cached)
 

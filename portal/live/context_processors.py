@@ -14,5 +14,5 @@ def live(request: HttpRequest) -> dict[str, Any]:
         return {}
     return {
         "live_since": selectors.live_event_last_id(),
-        "unread_notifications": selectors.unread_notification_count(user=user),
+        "unread_notifications": selectors.unread_notification_count(user=user, request=request),
     }

@@ -293,13 +293,11 @@ class Hub:
         Called after a new stream registered and before it replays what it
         missed, so every event is either in its replay or delivered by the hub.
         """
-        from .selectors import live_event_last_id
-
         async with self._resume_lock:
             if not self.idle:
                 return
             loop = asyncio.get_running_loop()
-            self.cursor = await loop.run_in_executor(self._poller, _db_job, live_event_last_id)
+            self.cursor = await loop.run_in_executor(self._poller, _db_job, _newest_id)
             self.seen_above_cursor.clear()
             self.gap_since = None
             self.history_ids, self.history = [], []
@@ -441,6 +439,14 @@ class Hub:
                     stream.close()
                 else:
                     stream.push(event)
+
+
+def _newest_id() -> int:
+    """From the table itself, not the cached figure pages render (which may lag a
+    moment): a cursor below the truth would send new streams events again."""
+    from .models import LiveEvent
+
+    return LiveEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
 
 
 def _fetch_after(cursor: int) -> list[Event]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.cache import cache
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -18,6 +19,7 @@ from portal.customers.roles import Permission
 from .bus import get_bus
 from .hub import Event
 from .models import LiveEvent, Notification
+from .selectors import LAST_ID_KEY, LAST_ID_TTL
 
 
 def live_event_emit(
@@ -48,8 +50,13 @@ def live_event_emit(
         staff=staff,
     )
     event_id, message = event.pk, Event.from_row(event).sign()
-    transaction.on_commit(lambda: get_bus().publish(event_id, message))
+    transaction.on_commit(lambda: _committed(event_id, message))
     return event
+
+
+def _committed(event_id: int, message: bytes) -> None:
+    cache.set(LAST_ID_KEY, event_id, LAST_ID_TTL)
+    get_bus().publish(event_id, message)
 
 
 @transaction.atomic

@@ -42,6 +42,7 @@ def test_listing_invoices_costs_the_same_queries_for_one_or_many(world: World) -
         api.get("invoices")
     for _ in range(5):
         make_invoice(world.acme)
+    api.get("invoices")  # the new rows moved the cached memberships on: read them again
     with CaptureQueriesContext(connection) as many:
         assert api.get("invoices").json()["count"] == 6
     assert len(many) == len(one) <= 7, [q["sql"] for q in many]

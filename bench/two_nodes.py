@@ -1,0 +1,210 @@
+"""(e) Two app nodes behind nginx, sharing PostgreSQL and Redis (issue 10, item 4).
+
+The same portal started twice (one uvicorn process each, so the two nodes
+together have the single node's two processes), Debian's nginx in front with
+the locations of ``deploy/nginx/portal-locations.conf``. Pages go through
+nginx to whichever node it picks: every answer being 200 for 200 sessions
+shows the sessions work on both. Live streams are spread over both nodes;
+changes are committed by a third process, and every client must receive every
+event of its customer, whichever node holds its stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.clients import StreamClient, run_stream
+from bench.run import HOST, ROOT, Portal, log, percentile, request_lines, touch_sessions, wrk
+from tests.server import free_port
+
+
+@contextmanager
+def nginx_front(upstreams: list[str], work: Path, connections: int) -> Iterator[int]:
+    """nginx on a free port in front of ``upstreams``, with the deployed locations."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        raise RuntimeError("nginx is missing: apt-get install -y nginx (make bench does this)")
+    port = free_port()
+    servers = "\n".join(f"    server {upstream};" for upstream in upstreams)
+    # Each stream holds two connections in nginx (client and upstream).
+    (work / "nginx.conf").write_text(
+        f"""
+daemon off;
+worker_processes 1;
+worker_rlimit_nofile {connections * 2 + 1024};
+pid {work}/nginx.pid;
+error_log {work}/nginx-error.log warn;
+events {{ worker_connections {connections * 2 + 512}; }}
+http {{
+  access_log off;
+  client_body_temp_path {work}/body;
+  proxy_temp_path {work}/proxy;
+  fastcgi_temp_path {work}/fastcgi;
+  uwsgi_temp_path {work}/uwsgi;
+  scgi_temp_path {work}/scgi;
+  upstream portal_nodes {{
+{servers}
+    keepalive 64;
+  }}
+  server {{
+    listen {HOST}:{port} backlog=4096;
+    include {ROOT}/deploy/nginx/portal-locations.conf;
+  }}
+}}
+"""
+    )
+    process = subprocess.Popen([nginx, "-c", str(work / "nginx.conf"), "-p", str(work)])
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            httpx.get(f"http://{HOST}:{port}/healthz")
+            break
+        except httpx.HTTPError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise RuntimeError("nginx did not start") from None
+            time.sleep(0.05)
+    try:
+        yield port
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def open_streams(node: Portal) -> int:
+    """The node's open live streams, from its Prometheus metrics."""
+    text = httpx.get(f"http://{HOST}:{node.port}/metrics", timeout=10).text
+    return int(
+        sum(
+            float(v)
+            for v in re.findall(r"^portal_live_streams_open(?:\{[^}]*\})? (\S+)$", text, re.M)
+        )
+    )
+
+
+async def _streams_across(
+    port: int, nodes: list[Portal], seed: dict[str, Any], env: dict[str, str],
+    streams: int, hold: float, event_rate: float,
+) -> dict[str, Any]:  # fmt: skip
+    name, sessions, customer_of = seed["cookie_name"], seed["sessions"], seed["customer_of_user"]
+    clients = [StreamClient(i, f"{name}={sessions[i]}", last_id=None) for i in range(streams)]
+    deliveries: list[float] = []
+
+    def on_event(client: StreamClient, event_id: int, data: dict[str, Any]) -> None:
+        sent_at = data.get("data", {}).get("t")
+        if sent_at is not None:
+            delay = time.time() - float(sent_at)
+            client.received[event_id] = delay
+            deliveries.append(delay)
+
+    gate = asyncio.Semaphore(500)
+    tasks: list[asyncio.Task[None]] = []
+
+    async def connect(client: StreamClient) -> None:
+        async with gate:
+            ready = client.ready = asyncio.Event()
+            task = asyncio.create_task(run_stream(client, HOST, port, on_event))
+            tasks.append(task)
+            task.add_done_callback(lambda _: ready.set())
+            await ready.wait()
+
+    started = time.monotonic()
+    await asyncio.gather(*(connect(c) for c in clients))
+    connect_seconds = time.monotonic() - started
+    connected = sum(1 for c in clients if c.connected_at)
+    await asyncio.sleep(1)
+    per_node = [open_streams(node) for node in nodes]
+    log(f"(e) {connected} streams through nginx in {connect_seconds:.1f} s; per node {per_node}")
+    emitted_log = tempfile.TemporaryFile("w+")
+    emitter = subprocess.Popen(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c",
+         f"from bench.emitter import run; run(rate={event_rate}, seconds={hold})"],
+        cwd=ROOT, env=env, stdout=emitted_log, text=True,
+    )  # fmt: skip
+    while emitter.poll() is None:
+        await asyncio.sleep(0.5)
+    settle = time.monotonic() + 30
+    seen = -1
+    while len(deliveries) != seen and time.monotonic() < settle:
+        seen = len(deliveries)
+        await asyncio.sleep(3)
+    for client in clients:
+        if client.writer is not None:
+            client.writer.close()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    emitted_log.seek(0)
+    emitted: dict[int, set[int]] = {}
+    for line in emitted_log.read().splitlines():
+        if line.startswith("{"):
+            row = json.loads(line)
+            emitted.setdefault(row["customer"], set()).add(row["id"])
+    missing = sum(
+        1 for c in clients if not emitted.get(customer_of[c.index], set()) <= set(c.received)
+    )
+    return {
+        "streams": streams,
+        "connected": connected,
+        "connect_seconds": connect_seconds,
+        "per_node": per_node,
+        "events": sum(len(v) for v in emitted.values()),
+        "deliveries": len(deliveries),
+        "delivery_p50": percentile(deliveries, 50) * 1000,
+        "delivery_p99": percentile(deliveries, 99) * 1000,
+        "clients_missing_events": missing,
+        "stream_errors": sum(c.errors for c in clients),
+    }
+
+
+def two_nodes_scenario(
+    env: dict[str, str], seed: dict[str, Any], work: Path, *, seconds: int, streams: int,
+    hold: float,
+) -> dict[str, Any]:  # fmt: skip
+    """Pages (bare and dashboard) and live streams through nginx over two nodes."""
+    results: dict[str, Any] = {}
+    with ExitStack() as stack:
+        # Each node counts its own metrics, as on two machines (serve would otherwise
+        # share, and reset, the directory under the common data directory).
+        nodes = [
+            Portal({**env, "PROMETHEUS_MULTIPROC_DIR": str(work / f"metrics-node-{n}")}, workers=1)
+            for n in (1, 2)
+        ]
+        for node in nodes:
+            node.start()
+            stack.callback(node.stop)
+        port = stack.enter_context(
+            nginx_front([f"{HOST}:{node.port}" for node in nodes], work, streams + 1000)
+        )
+        base = f"http://{HOST}:{port}"
+        name, sessions = seed["cookie_name"], seed["sessions"]
+        admins = [i for i in range(len(sessions)) if i % 4 == 0][:200]
+        touch_sessions(base, [f"{name}={sessions[i]}" for i in admins])
+        signed_in = [("/dashboard/", "Cookie", f"{name}={sessions[i]}") for i in admins]
+        plans = {
+            "bare Django page (/healthz)": [("/healthz", "", "")],
+            "signed-in dashboard": signed_in,
+        }
+        pages: dict[str, Any] = {}
+        for n, (label, rows) in enumerate(plans.items()):
+            log(f"(e) two nodes: wrk {label} through nginx ({seconds} s)")
+            lines = request_lines(work / f"two-nodes-{n}.tsv", rows)
+            wrk(base + rows[0][0], None, 2, requests=lines)
+            pages[label] = wrk(base + rows[0][0], None, seconds, requests=lines)
+        results["pages"] = pages
+        log(f"(e) two nodes: {streams:,} live streams through nginx, {hold:.0f} s of changes")
+        results["streams"] = asyncio.run(
+            _streams_across(port, nodes, seed, env, streams, hold, event_rate=5)
+        )
+    return results

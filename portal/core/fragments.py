@@ -1,0 +1,198 @@
+"""Cached page fragments, keyed by versions of the data they show.
+
+Each customer and each user has a version: a random token in the cache. A
+fragment's key holds the versions of the customers and users it shows, so a
+change moves the key on and the old entry is never asked for again (it
+expires). Versions move when a row of a customer or a user is saved or
+deleted (the signal receivers in ``CoreConfig.ready``) and again after the
+commit: a page computed from the old rows can only be stored under a key
+nobody asks for any more. Writes that bypass signals (``QuerySet.update``) call ``versions_bump``
+themselves. When the cache is away every version reads as new: fragments are
+computed every time, never served stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from django.contrib import messages
+from django.core.cache import cache
+from django.db import models, transaction
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.translation import get_language
+
+T = TypeVar("T")
+
+# The models whose deletes change what fragments show (the dashboard cards, the
+# header's memberships and unread count); saves of every model are watched.
+DELETES_WATCHED = (
+    "accounts.User",
+    "customers.Customer",
+    "customers.Membership",
+    "servicedesk.ServiceRequest",
+    "billing.Invoice",
+    "documents.Document",
+    "live.Notification",
+)
+# Rows of a user or customer that no fragment shows and that are written all the
+# time: a session's last-seen time (about once a minute), the audit trail.
+SAVES_IGNORED = frozenset({"usersessions.UserSession", "core.AuditEvent"})
+VERSION_TTL = 7 * 24 * 3600
+# The safety net for a change no receiver saw: how stale a fragment can be at most.
+FRAGMENT_TTL = 300
+
+
+def _key(kind: str, pk: int) -> str:
+    return f"fragver:{kind}:{pk}"
+
+
+def versions(
+    request: HttpRequest | None = None,
+    *,
+    customers: Iterable[int] = (),
+    users: Iterable[int] = (),
+) -> str:
+    """The current versions of these customers and users, as one key part.
+
+    With ``request``, each version is read once per request.
+    """
+    keys = [_key("c", pk) for pk in customers] + [_key("u", pk) for pk in users]
+    memo: dict[str, Any] = {}
+    if request is not None:
+        memo = request.__dict__.setdefault("_fragment_versions", {})
+    found = {key: memo[key] for key in keys if key in memo}
+    wanted = [key for key in keys if key not in found]
+    if wanted:
+        found.update(cache.get_many(wanted))
+        missing = {key: secrets.token_hex(6) for key in wanted if key not in found}
+        if missing:
+            cache.set_many(missing, VERSION_TTL)
+            found.update(missing)
+        memo.update(found)
+    return ".".join(str(found[key]) for key in keys)
+
+
+def versions_bump(*, customers: Iterable[int] = (), users: Iterable[int] = ()) -> None:
+    """Move these versions on now and again once the current transaction commits.
+
+    The second move is the one that matters: a page computed from the old rows
+    during the transaction was stored under the first. The first lets this
+    transaction's own later reads (and tests, which never commit) see the change.
+    """
+    keys = [_key("c", pk) for pk in customers] + [_key("u", pk) for pk in users]
+    if not keys:
+        return
+
+    def bump() -> None:
+        cache.set_many({key: secrets.token_hex(6) for key in keys}, VERSION_TTL)
+
+    bump()
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(bump)
+
+
+def cached_fragment(key: str, compute: Callable[[], T]) -> T:
+    """``compute()``, from the cache when a fragment with this (versioned) key is there."""
+    key = f"fragment:{key}"
+    value: Any = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, FRAGMENT_TTL)
+    return value  # type: ignore[no-any-return]
+
+
+def owners_of(instance: models.Model) -> tuple[list[int], list[int]]:
+    """The customers and users a saved or deleted row belongs to."""
+    from django.contrib.auth import get_user_model
+
+    from portal.customers.models import Customer
+
+    customers: list[int] = []
+    users: list[int] = []
+    if isinstance(instance, Customer):
+        customers.append(instance.pk)
+        # Its members' cached memberships show its name.
+        users.extend(instance.memberships.values_list("user_id", flat=True))
+    elif isinstance(instance, get_user_model()):
+        users.append(instance.pk)
+    customer_id = getattr(instance, "customer_id", None)
+    if isinstance(customer_id, int):
+        customers.append(customer_id)
+    user_id = getattr(instance, "user_id", None)
+    if isinstance(user_id, int):
+        users.append(user_id)
+    return customers, users
+
+
+def row_changed(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
+    """``post_save`` / ``post_delete`` receiver for every model."""
+    if kwargs.get("raw") or sender._meta.label in SAVES_IGNORED:
+        return  # loading fixtures, or a row no fragment shows
+    customers, users = owners_of(instance)
+    if customers or users:
+        versions_bump(customers=customers, users=users)
+
+
+# Stand-ins rendered into a cached page and replaced in every answer: the CSRF
+# token is masked afresh for each response (as Django does, against BREACH) and
+# the live stream starts from the newest event at the time of the answer.
+CSRF_MARK = "portal-csrf-token-1d5c9a2e"
+LIVE_SINCE_MARK = "portal-live-since-4b7e08f3"
+
+
+def cached_page(
+    request: HttpRequest,
+    template_name: str,
+    context: Callable[[], dict[str, Any]],
+    *,
+    customers: Iterable[int] = (),
+) -> HttpResponse:
+    """A signed-in page whose HTML is cached until the user's or these customers' data
+    changes (then ``context()`` is built and the page rendered again).
+
+    The key holds the user, their active membership and role, the full path, the
+    language and the day; pages with a message waiting, or that use the response's
+    CSP nonce, are rendered afresh.
+    """
+    from portal.accounts.request import signed_in_user
+    from portal.customers.access import active_membership
+    from portal.live.selectors import live_event_last_id
+
+    if len(messages.get_messages(request)):
+        return render(request, template_name, context())
+    user = signed_in_user(request)
+    membership = active_membership(request)
+    key = ":".join(
+        [
+            "page",
+            str(user.pk),
+            f"{membership.pk}-{membership.role}" if membership is not None else "-",
+            hashlib.sha256(request.get_full_path().encode()).hexdigest()[:24],
+            get_language() or "",
+            timezone.localdate().isoformat(),
+            versions(request, customers=customers, users=[user.id]),
+        ]
+    )
+
+    def render_page() -> str:
+        marks = {"csrf_token": CSRF_MARK, "live_since": LIVE_SINCE_MARK}
+        return render_to_string(template_name, {**context(), **marks}, request)
+
+    stored = f"fragment:{key}"
+    html = cache.get(stored)
+    if html is None:
+        html = render_page()
+        # A page that asked for this response's CSP nonce belongs to this response alone.
+        if getattr(request, "_csp_nonce", None) is None:
+            cache.set(stored, html, FRAGMENT_TTL)
+    html = html.replace(CSRF_MARK, get_token(request)).replace(
+        LIVE_SINCE_MARK, str(live_event_last_id())
+    )
+    return HttpResponse(html)

@@ -1,0 +1,226 @@
+"""Cached pages and fragments: served again until their data changes, never to anyone else."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from csp.middleware import CSPMiddleware
+from django.contrib.messages.storage.base import Message
+from django.contrib.messages.storage.session import SessionStorage
+from django.core.cache import cache
+from django.db import connection
+from django.http import HttpResponse
+from django.test import Client, RequestFactory
+from django.test.utils import CaptureQueriesContext
+
+from portal.customers.models import Membership
+from portal.customers.roles import Role
+from portal.customers.services import membership_change_role
+from portal.customers.tests.factories import make_customer, make_member
+from portal.live.services import live_event_emit
+from portal.servicedesk.tests.factories import make_request
+
+from .. import fragments
+
+pytestmark = pytest.mark.django_db
+
+TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+def _dashboard(client: Client) -> str:
+    response = client.get("/dashboard/")
+    assert response.status_code == 200
+    return str(response.content.decode())
+
+
+def _queries(view: Callable[[], Any]) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        view()
+    return len(captured)
+
+
+def test_the_dashboard_is_served_from_the_cache_until_the_customer_data_changes(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    customer = make_customer()
+    admin = make_member(customer, Role.ADMIN)
+    client = Client()
+    client.force_login(admin)
+    pages: list[str] = []
+    fresh = _queries(lambda: pages.append(_dashboard(client)))
+    assert "No requests yet." in pages[0]
+    # Served again: only the signed-in user is read (none of the cards' queries run).
+    assert _queries(lambda: pages.append(_dashboard(client))) == 1 < fresh
+    assert TOKEN.sub("", pages[0]) == TOKEN.sub("", pages[1])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        make_request(customer=customer, submitted_by=admin)
+    assert "1 open request" in _dashboard(client)
+
+
+def test_a_cached_page_is_never_served_to_another_user_or_customer() -> None:
+    acme, globex = make_customer("Acme Ltd"), make_customer("Globex plc")
+    alice = make_member(acme, Role.ADMIN, first_name="Alice")
+    bob = make_member(globex, Role.ADMIN, first_name="Bob")
+    make_request(customer=acme, submitted_by=alice)
+    as_alice, as_bob = Client(), Client()
+    as_alice.force_login(alice)
+    as_bob.force_login(bob)
+    for _ in range(2):
+        alice_page, bob_page = _dashboard(as_alice), _dashboard(as_bob)
+        assert "Acme Ltd" in alice_page and "1 open request" in alice_page
+        assert "Globex plc" in bob_page and "No requests yet." in bob_page
+        assert "Acme Ltd" not in bob_page and "Alice" not in bob_page
+
+
+def test_a_changed_role_changes_the_cached_page() -> None:
+    customer = make_customer()
+    admin = make_member(customer, Role.ADMIN)
+    other_admin = make_member(customer, Role.ADMIN)
+    client = Client()
+    client.force_login(admin)
+    assert "Manage members" in _dashboard(client)
+    membership = Membership.objects.get(user=admin, customer=customer)
+    membership_change_role(membership=membership, role=Role.MEMBER, actor=other_admin)
+    assert "Manage members" not in _dashboard(client)
+
+
+def test_a_renamed_customer_changes_its_members_cached_pages() -> None:
+    customer = make_customer("Acme Ltd")
+    admin = make_member(customer, Role.ADMIN)
+    client = Client()
+    client.force_login(admin)
+    assert "Acme Ltd" in _dashboard(client)
+    customer.name = "Acme Holdings"
+    customer.save()
+    page = _dashboard(client)
+    assert "Acme Holdings" in page and "Acme Ltd" not in page
+
+
+def test_each_answer_has_a_fresh_csrf_token_that_works() -> None:
+    customer = make_customer()
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(make_member(customer, Role.ADMIN))
+    first, second = _dashboard(client), _dashboard(client)
+    # One token per answer (as Django renders it), masked afresh for each answer.
+    assert len(set(TOKEN.findall(first))) == len(set(TOKEN.findall(second))) == 1
+    assert TOKEN.findall(first)[0] != TOKEN.findall(second)[0]
+    assert fragments.CSRF_MARK not in second
+    response = client.post("/accounts/logout/", {"csrfmiddlewaretoken": TOKEN.findall(second)[0]})
+    assert response.status_code == 302
+    assert client.get("/dashboard/").status_code == 302  # signed out
+
+
+def test_the_live_stream_starts_from_the_newest_event_of_the_answer(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    customer = make_customer()
+    admin = make_member(customer, Role.ADMIN)
+    client = Client()
+    client.force_login(admin)
+    _dashboard(client)
+    other = make_customer("Elsewhere Ltd")  # an event the cached page knows nothing of
+    with django_capture_on_commit_callbacks(execute=True):
+        event = live_event_emit(kind="test", topic="test:1", customer=other)
+    page = _dashboard(client)
+    assert f'data-live-since="{event.pk}"' in page
+    assert fragments.LIVE_SINCE_MARK not in page
+
+
+def test_a_page_with_a_message_waiting_is_rendered_afresh() -> None:
+    customer = make_customer()
+    client = Client()
+    client.force_login(make_member(customer, Role.ADMIN))
+    _dashboard(client)  # cached now
+    request = RequestFactory().get("/")
+    request.session = {}  # type: ignore[assignment]
+    storage = SessionStorage(request)
+    session = client.session
+    session[storage.session_key] = storage.serialize_messages([Message(20, "Request sent.")])
+    session.save()
+    assert "Request sent." in _dashboard(client)
+    assert "Request sent." not in _dashboard(client)  # shown once, then gone
+
+
+def test_versions_move_on_after_commit_too(django_capture_on_commit_callbacks: Any) -> None:
+    before = fragments.versions(customers=[1], users=[2])
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        fragments.versions_bump(customers=[1])
+    during = fragments.versions(customers=[1], users=[2])
+    assert during != before
+    for callback in callbacks:
+        callback()
+    after = fragments.versions(customers=[1], users=[2])
+    assert after not in (before, during)
+    assert after.split(".")[1] == before.split(".")[1]  # the user's did not move
+
+
+def test_versions_are_read_once_per_request() -> None:
+    request = RequestFactory().get("/")
+    first = fragments.versions(request, users=[5])
+    cache.set("fragver:u:5", "moved")
+    assert fragments.versions(request, users=[5]) == first
+    assert fragments.versions(users=[5]) == "moved"
+
+
+def test_cache_objects_of_one_configuration_share_one_pool_and_client() -> None:
+    from portal.core.cache import ResilientRedisCache
+
+    # Django makes one cache object per thread and request context.
+    first: Any = ResilientRedisCache("redis://127.0.0.1:1/0", {})
+    second: Any = ResilientRedisCache("redis://127.0.0.1:1/0", {})
+    other: Any = ResilientRedisCache("redis://127.0.0.1:1/1", {})
+    assert first._cache is second._cache is not other._cache
+    assert first._cache.get_client() is second._cache.get_client()
+
+
+def test_without_redis_fragments_are_not_kept_in_the_process() -> None:
+    from portal.core.cache import ResilientRedisCache
+
+    # Nothing listens on port 1: every call fails at once and falls back.
+    backend = ResilientRedisCache(
+        "redis://127.0.0.1:1/2", {"OPTIONS": {"socket_connect_timeout": 0.5}}
+    )
+    backend.set("fragment:page", "<html>")
+    backend.set("fragver:u:1", "abc")
+    backend.set("counter", 1)
+    # Another process would not see a change moving a version: never serve a local copy.
+    assert backend.get("fragment:page") is None
+    assert backend.get("fragver:u:1") is None
+    assert backend.get("counter") == 1  # rate-limit counters still count, per process
+
+
+def test_a_page_that_uses_the_csp_nonce_is_not_cached() -> None:
+    customer = make_customer()
+    user = make_member(customer, Role.ADMIN)
+    built: list[str] = []
+
+    def view() -> None:
+        request = RequestFactory().get("/dashboard/")
+        request.user = user
+        request.session = Client().session
+        request._messages = SessionStorage(request)  # type: ignore[attr-defined]
+        CSPMiddleware(lambda r: HttpResponse()).process_request(request)
+
+        def context() -> dict[str, Any]:
+            built.append(str(request.csp_nonce))  # type: ignore[attr-defined]
+            return {"cards": []}
+
+        fragments.cached_page(request, "core/dashboard.html", context)
+
+    view()
+    view()
+    assert len(built) == 2 and built[0] != built[1]
+
+
+def test_recording_a_sessions_activity_keeps_the_cached_page() -> None:
+    from allauth.usersessions.models import UserSession
+
+    customer = make_customer()
+    admin = make_member(customer, Role.ADMIN)
+    before = fragments.versions(customers=[customer.pk], users=[admin.pk])
+    UserSession.objects.create(user=admin, ip="127.0.0.1", session_key="k" * 32)
+    assert fragments.versions(customers=[customer.pk], users=[admin.pk]) == before
