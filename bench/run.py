@@ -282,6 +282,7 @@ async def streams_scenario(
     )
     results["streams"] = {
         "streams": streams,
+        "hold": hold,
         "connected": connected,
         "connect_seconds": connect_seconds,
         "memory_per_stream": (rss1 - rss0) / max(connected, 1),
@@ -770,7 +771,7 @@ def write_report(path: Path, results: dict[str, Any], quick: bool) -> None:
     streams_text = (
         [
             f"Live streams: {s['streams']:,} signed-in users each holding a stream "
-            f"({'30 s' if quick else '5 minutes'}), pages at about one per user per 30 s, "
+            f"({s.get('hold', 30 if quick else 300):.0f} s), pages at about one per user per 30 s, "
             "5 changes a second for random customers (each reaching that customer's ~100 users).",
             "",
         ]
