@@ -237,7 +237,7 @@ async def streams_scenario(
          f"from bench.emitter import run; run(rate={event_rate}, seconds={hold + 20})"],
         cwd=ROOT, env=portal.env, stdout=emitted_log, text=True,
     )  # fmt: skip
-    page_workers = [asyncio.create_task(page_worker(i, 32)) for i in range(32)]
+    page_workers = [asyncio.create_task(page_worker(i, 32)) for i in range(32 if page_rate else 0)]
     log(f"holding for {hold:.0f} s: {page_rate:.0f} pages/s, {event_rate:.0f} changes/s")
     await asyncio.sleep(hold)
     stop_pages.set()
@@ -282,6 +282,7 @@ async def streams_scenario(
     )
     results["streams"] = {
         "streams": streams,
+        "hold": hold,
         "connected": connected,
         "connect_seconds": connect_seconds,
         "memory_per_stream": (rss1 - rss0) / max(connected, 1),
@@ -289,6 +290,7 @@ async def streams_scenario(
         "threads_after": threads1,
         "pages": len(page_latencies),
         "page_rate": len(page_latencies) / hold,
+        "page_rate_asked": page_rate,
         "page_p50": percentile(page_latencies, 50),
         "page_p95": percentile(page_latencies, 95),
         "page_errors": page_errors,
@@ -494,9 +496,24 @@ def main() -> None:
         "--skip-streams", action="store_true", help="pages, growth and browser only"
     )
     parser.add_argument(
+        "--only-streams",
+        action="store_true",
+        help="the live streams scenario alone (small seed, no report section): for iterating",
+    )
+    parser.add_argument("--streams", type=int, help="open streams (default 10,000; quick 2,000)")
+    parser.add_argument("--hold", type=float, help="seconds of load with the streams open")
+    parser.add_argument(
+        "--page-rate",
+        type=float,
+        help="pages a second while the streams are open (default: one per user per 30 s; "
+        "0: none, to see the streams alone)",
+    )
+    parser.add_argument(
         "--skip-two-nodes", action="store_true", help="leave out the two nodes behind nginx"
     )
     args = parser.parse_args()
+    if args.only_streams and args.skip_streams:
+        parser.error("--only-streams and --skip-streams exclude each other")
     quick = args.quick
     began = time.monotonic()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -504,9 +521,12 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install -y wrk (make bench does this)")
 
-    streams = 2000 if quick else 10_000
-    users = 10_000
+    streams = args.streams or (2000 if quick else 10_000)
+    hold = args.hold if args.hold is not None else 30 if quick else 300
+    users = max(10_000, streams)
     growth = (10_000, 1_000, 10) if quick else (100_000, 1_000, 10)
+    if args.only_streams:
+        growth = (100, 100, 10)  # the streams need users and memberships, not many requests
     results: dict[str, Any] = {"loaded": os.getloadavg()}
     with ExitStack() as stack:
         pg_url = stack.enter_context(postgres_server())
@@ -558,18 +578,21 @@ def main() -> None:
         stack.callback(portal.stop)
         seconds = 10 if quick else 15
         wrk(f"http://{HOST}:{portal.port}/healthz", None, 2)  # warm up both workers
-        results["pages"] = pages_scenario(portal, seed, data_dir, seconds)
-        results["growth"] = growth_scenario(portal, seed, data_dir, 5 if quick else 10)
-        results["browser"] = browser_scenario(portal, seed)
+        if not args.only_streams:
+            results["pages"] = pages_scenario(portal, seed, data_dir, seconds)
+            results["growth"] = growth_scenario(portal, seed, data_dir, 5 if quick else 10)
+            results["browser"] = browser_scenario(portal, seed)
         if not args.skip_streams:
-            log(f"(b, d) {streams:,} live streams ({'30 s' if quick else '5 minutes'} of load)")
+            results["loaded_streams"] = os.getloadavg()
+            log(f"(b, d) {streams:,} live streams ({hold:.0f} s of load); load {os.getloadavg()}")
             asyncio.run(
                 streams_scenario(
-                    portal, seed, streams=streams, hold=30 if quick else 300,
-                    page_rate=streams / 30, event_rate=5, results=results,
+                    portal, seed, streams=streams, hold=hold,
+                    page_rate=streams / 30 if args.page_rate is None else args.page_rate,
+                    event_rate=5, results=results,
                 )
             )  # fmt: skip
-        if not args.skip_two_nodes:
+        if not args.skip_two_nodes and not args.only_streams:
             from bench.two_nodes import two_nodes_scenario
 
             portal.stop()  # the two nodes take its place on the same cores
@@ -581,10 +604,14 @@ def main() -> None:
         results["versions"] = versions(env, pg_url)
     results["loaded_after"] = os.getloadavg()
     results["duration_s"] = time.monotonic() - began
-    raw = ROOT / "var" / "bench-results.json"
+    raw = ROOT / "var" / ("bench-streams.json" if args.only_streams else "bench-results.json")
     raw.parent.mkdir(exist_ok=True)
     raw.write_text(json.dumps(results, indent=2, default=str))
     log(f"raw figures in {raw}")
+    if args.only_streams:
+        # A partial run: the report's tables need every scenario, so only the figures print.
+        print(json.dumps(results, indent=2, default=str))
+        return
     write_report(Path(args.output), results, quick)
     log(f"done in {results['duration_s'] / 60:.1f} minutes; figures in {args.output}")
     print(json.dumps(results, indent=2, default=str))
@@ -744,7 +771,7 @@ def write_report(path: Path, results: dict[str, Any], quick: bool) -> None:
     streams_text = (
         [
             f"Live streams: {s['streams']:,} signed-in users each holding a stream "
-            f"({'30 s' if quick else '5 minutes'}), pages at about one per user per 30 s, "
+            f"({s.get('hold', 30 if quick else 300):.0f} s), pages at about one per user per 30 s, "
             "5 changes a second for random customers (each reaching that customer's ~100 users).",
             "",
         ]

@@ -10,6 +10,11 @@ One interface, one backend per file, chosen by ``PORTAL_LIVE_BUS``:
 
 Whatever the backend, a process also looks at the table now and then, so a
 lost wake-up delays an event; it never loses one.
+
+A publish may carry the event itself, signed (``hub.Event.sign``): a backend
+that passes it on (Redis) lets a process hand the event out at once, without a
+thread hop and a query, which under load is most of the delivery time. A
+message that does not verify is only a wake-up.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 Wake = Callable[[], None]
+# Hands a published message to the hub; False when it was not one it could use.
+Deliver = Callable[[bytes], bool]
 
 BACKENDS = {
     "database": "portal.live.buses.database.DatabaseBus",
@@ -40,18 +47,22 @@ class EventBus(ABC):
         self._local: list[tuple[asyncio.AbstractEventLoop, Wake]] = []
         self._lock = threading.Lock()
 
-    def publish(self, event_id: int) -> None:
-        """Called after commit, from any thread: wake every process that streams."""
+    def publish(self, event_id: int, message: bytes | None = None) -> None:
+        """Called after commit, from any thread: wake every process that streams.
+
+        ``message`` is the signed event, for backends that can carry it.
+        """
         self.wake_local()
-        self.publish_remote(event_id)
+        self.publish_remote(event_id, message)
 
     @abstractmethod
-    def publish_remote(self, event_id: int) -> None:
+    def publish_remote(self, event_id: int, message: bytes | None = None) -> None:
         """Wake the other processes."""
 
     @abstractmethod
-    async def listen(self, wake: Wake) -> None:
-        """Run for the life of the process, calling ``wake`` whenever another one publishes."""
+    async def listen(self, wake: Wake, deliver: Deliver | None = None) -> None:
+        """Run for the life of the process, calling ``wake`` whenever another one publishes
+        (or ``deliver`` with the message, where the backend carries one)."""
 
     # Hubs in this process register here, so a publish wakes them without a round trip.
     def add_local(self, loop: asyncio.AbstractEventLoop, wake: Wake) -> None:

@@ -8,17 +8,19 @@ viewer may see it. An idle stream costs no database connection and no thread.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from django.db import connections
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from portal.core import metrics
 
@@ -27,6 +29,7 @@ from .bus import EventBus, get_bus
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+R = TypeVar("R")
 
 # A committed event may carry a lower id than one seen before (ids are handed
 # out before commit). Such a gap is waited for this long before it is given up
@@ -35,6 +38,17 @@ GAP_PATIENCE = 10.0
 FETCH_BATCH = 500
 # A stream whose browser does not keep up is closed; it reconnects and replays.
 MAX_QUEUED = 1000
+# Events kept in memory, so a reconnecting stream replays without a query (at
+# most twice this many are held between trims).
+HISTORY = 1000
+# Signs the events a bus carries: only a portal process can hand one to a browser.
+BUS_SALT = "portal.live.bus"
+# Connects authenticated together at most, and batches under way at once.
+AUTH_BATCH = 500
+AUTH_PARALLEL = 2
+# With no stream open the hub stops reading the table, after this long: a
+# reconnect storm finds it still following, with its history intact.
+IDLE_AFTER = 60.0
 
 
 @dataclass(frozen=True)
@@ -63,20 +77,43 @@ class Event:
             frame=f"id: {row.pk}\ndata: {payload}\n\n".encode(),
         )
 
+    def sign(self) -> bytes:
+        """This event as a bus message: JSON behind an HMAC made with the SECRET_KEY."""
+        body = json.dumps(
+            [self.id, self.kind, self.customer_id, self.permission, self.user_id, self.staff,
+             self.frame.decode()],
+            separators=(",", ":"),
+        ).encode()  # fmt: skip
+        return salted_hmac(BUS_SALT, body, algorithm="sha256").hexdigest().encode() + b"." + body
+
+    @classmethod
+    def verified(cls, message: bytes) -> Event | None:
+        """The event in a bus message, or None when it is not one signed by a portal process."""
+        signature, _, body = message.partition(b".")
+        expected = salted_hmac(BUS_SALT, body, algorithm="sha256").hexdigest().encode()
+        if not body or not constant_time_compare(signature, expected):
+            return None
+        try:
+            event_id, kind, customer_id, permission, user_id, staff, frame = json.loads(body)
+        except ValueError:
+            return None
+        return cls(event_id, kind, customer_id, permission, user_id, staff, frame.encode())
+
 
 class Stream:
     """One open connection's mailbox.
 
     Kept small on purpose (10,000 of them per process): a list only while
-    events wait, and a future only while the connection waits for them.
+    events wait, and while the connection waits for them, its task, which a
+    wake-up interrupts (see ``stream._idle``).
     """
 
-    __slots__ = ("viewer", "pending", "waiter", "closed")
+    __slots__ = ("viewer", "pending", "task", "closed")
 
     def __init__(self, viewer: Viewer) -> None:
         self.viewer = viewer
         self.pending: list[Event] | None = None
-        self.waiter: asyncio.Future[None] | None = None
+        self.task: asyncio.Task[Any] | None = None
         self.closed = False
 
     def push(self, event: Event) -> None:
@@ -89,35 +126,23 @@ class Stream:
             return
         else:
             self.pending.append(event)
-        self._wake()
+        self.wake()
 
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            self._wake()
+            self.wake()
 
-    def _wake(self) -> None:
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+    def wake(self) -> None:
+        """Interrupt the connection's wait, if it waits (its heartbeat timer calls this too)."""
+        task, self.task = self.task, None
+        if task is not None:
+            task.cancel()
 
     def take(self) -> list[Event]:
         """The events waiting for this connection, oldest first."""
         pending, self.pending = self.pending, None
         return pending or []
-
-    async def wait(self, timeout: float) -> bool:
-        """Wait until an event arrives or the stream closes; False on timeout."""
-        if self.pending or self.closed:
-            return True
-        self.waiter = asyncio.get_running_loop().create_future()
-        try:
-            await asyncio.wait_for(self.waiter, timeout)
-        except TimeoutError:
-            return False
-        finally:
-            self.waiter = None
-        return True
 
 
 def _db_job(function: Any, *args: Any) -> Any:
@@ -135,6 +160,59 @@ def _db_job(function: Any, *args: Any) -> Any:
                 connection.close()
 
 
+class Batcher(Generic[T, R]):
+    """Runs a blocking function over everything that waits for it, in batches, on an executor.
+
+    Callers await their own item's result; while one batch runs, the next one
+    gathers, so a burst of callers costs a few calls rather than one each.
+    """
+
+    def __init__(
+        self,
+        function: Callable[[list[T]], list[R]],
+        executor: Executor,
+        *,
+        size: int,
+        parallel: int,
+    ) -> None:
+        self.function = function
+        self.executor = executor
+        self.size = size
+        self.parallel = parallel
+        self._waiting: list[tuple[T, asyncio.Future[R]]] = []
+        self._drains: set[asyncio.Task[None]] = set()
+
+    async def __call__(self, item: T) -> R:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[R] = loop.create_future()
+        self._waiting.append((item, future))
+        if len(self._drains) < self.parallel:
+            task = loop.create_task(self._drain())
+            self._drains.add(task)
+            task.add_done_callback(self._drains.discard)
+        return await future
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._waiting:
+            batch = self._waiting[: self.size]
+            del self._waiting[: self.size]
+            try:
+                results = await loop.run_in_executor(
+                    self.executor, _db_job, self.function, [item for item, _ in batch]
+                )
+            except BaseException as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+
 class Hub:
     def __init__(self, bus: EventBus) -> None:
         self.bus = bus
@@ -150,17 +228,29 @@ class Hub:
         self.idle = True
         self._resume_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
-        # One thread follows the table; a few more authenticate and replay.
+        # One thread follows the table; AUTH_PARALLEL more authenticate (in batches) and
+        # replay what memory no longer holds.
         self._poller = ThreadPoolExecutor(1, thread_name_prefix="live-poll")
-        self.readers = ThreadPoolExecutor(4, thread_name_prefix="live-read")
+        self.readers = ThreadPoolExecutor(AUTH_PARALLEL, thread_name_prefix="live-read")
         self.loop: asyncio.AbstractEventLoop | None = None
+        # The newest events dispatched, sorted by id: every event above
+        # ``history_floor`` that the hub dispatched is there (None: not following).
+        self.history_ids: list[int] = []
+        self.history: list[Event] = []
+        self.history_floor: int | None = None
+        self.empty_since: float | None = None
+        from .authentication import authenticate_many
+
+        self.authenticate = Batcher(
+            authenticate_many, self.readers, size=AUTH_BATCH, parallel=AUTH_PARALLEL
+        )
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
         self.bus.add_local(self.loop, self.wake)
         self._tasks = [
             asyncio.create_task(self._follow(), name="live-follow"),
-            asyncio.create_task(self.bus.listen(self.wake), name="live-listen"),
+            asyncio.create_task(self.bus.listen(self.wake, self.receive), name="live-listen"),
         ]
 
     async def stop(self) -> None:
@@ -178,6 +268,17 @@ class Hub:
     def wake(self) -> None:
         self._wake.set()
 
+    def receive(self, message: bytes) -> bool:
+        """Hand out an event the bus carried, at once; False when the message is not a
+        signed event (then the table is read). The table stays the truth: an event
+        whose message was lost is found there on the next look."""
+        event = Event.verified(message)
+        if event is None:
+            return False
+        if not self.idle:
+            self.dispatch([event])
+        return True
+
     async def read(self, function: Any, *args: Any) -> Any:
         """Run a blocking database read for a stream, off the event loop."""
         return await asyncio.get_running_loop().run_in_executor(
@@ -192,21 +293,57 @@ class Hub:
         Called after a new stream registered and before it replays what it
         missed, so every event is either in its replay or delivered by the hub.
         """
-        from .selectors import live_event_last_id
-
         async with self._resume_lock:
             if not self.idle:
                 return
             loop = asyncio.get_running_loop()
-            self.cursor = await loop.run_in_executor(self._poller, _db_job, live_event_last_id)
+            self.cursor = await loop.run_in_executor(self._poller, _db_job, _newest_id)
             self.seen_above_cursor.clear()
             self.gap_since = None
+            self.history_ids, self.history = [], []
+            self.history_floor = self.cursor
             self.idle = False
             self.wake()
+
+    def missed(self, viewer: Viewer, after_id: int, limit: int) -> list[Event] | None:
+        """The events after ``after_id`` that ``viewer`` may see, oldest first, at most
+        ``limit``, from memory; None when the memory does not reach back that far."""
+        if self.history_floor is None or after_id < self.history_floor:
+            return None
+        start = bisect.bisect_right(self.history_ids, after_id)
+        found = []
+        for event in self.history[start:]:
+            if viewer.may_see(event):
+                found.append(event)
+                if len(found) >= limit:
+                    break
+        return found
+
+    def _remember(self, event: Event) -> None:
+        if self.history_floor is None:
+            return
+        if not self.history_ids or event.id > self.history_ids[-1]:
+            self.history_ids.append(event.id)
+            self.history.append(event)
+        else:  # a late commit of a lower id: rare, and near the end
+            at = bisect.bisect_right(self.history_ids, event.id)
+            self.history_ids.insert(at, event.id)
+            self.history.insert(at, event)
+        if len(self.history_ids) > 2 * HISTORY:
+            cut = len(self.history_ids) - HISTORY
+            self.history_floor = max(self.history_floor, self.history_ids[cut - 1])
+            del self.history_ids[:cut], self.history[:cut]
+
+    def _stop_following(self) -> None:
+        self.idle = True
+        self.empty_since = None
+        self.history_ids, self.history = [], []
+        self.history_floor = None
 
     def register(self, viewer: Viewer) -> Stream:
         stream = Stream(viewer)
         self.streams.add(stream)
+        self.empty_since = None
         metrics.LIVE_STREAMS.inc()
         self.by_user[viewer.user_id].add(stream)
         for customer_id in viewer.grants:
@@ -225,8 +362,8 @@ class Hub:
         for customer_id in viewer.grants:
             self._discard(self.by_customer, customer_id, stream)
         self.staff.discard(stream)
-        if not self.streams:
-            self.idle = True
+        if not self.streams and self.empty_since is None:
+            self.empty_since = time.monotonic()
 
     @staticmethod
     def _discard(index: dict[int, set[Stream]], key: int, stream: Stream) -> None:
@@ -247,6 +384,8 @@ class Hub:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.bus.poll_interval)
             self._wake.clear()
+            if self.empty_since is not None and time.monotonic() - self.empty_since > IDLE_AFTER:
+                self._stop_following()
             if self.idle:
                 continue
             try:
@@ -261,9 +400,11 @@ class Hub:
 
     def dispatch(self, events: Iterable[Event]) -> None:
         for event in events:
-            if event.id in self.seen_above_cursor:
+            # Seen already: from the bus, from the table, or given up as rolled back.
+            if event.id <= self.cursor or event.id in self.seen_above_cursor:
                 continue
             self.seen_above_cursor.add(event.id)
+            self._remember(event)
             self._deliver(event)
         self._advance_cursor()
 
@@ -298,6 +439,14 @@ class Hub:
                     stream.close()
                 else:
                     stream.push(event)
+
+
+def _newest_id() -> int:
+    """From the table itself, not the cached figure pages render (which may lag a
+    moment): a cursor below the truth would send new streams events again."""
+    from .models import LiveEvent
+
+    return LiveEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
 
 
 def _fetch_after(cursor: int) -> list[Event]:

@@ -17,6 +17,7 @@ from portal.customers.models import Customer
 from portal.customers.roles import Permission
 
 from .bus import get_bus
+from .hub import Event
 from .models import LiveEvent, Notification
 from .selectors import LAST_ID_KEY, LAST_ID_TTL
 
@@ -48,14 +49,14 @@ def live_event_emit(
         user=user,
         staff=staff,
     )
-    event_id = event.pk
-    transaction.on_commit(lambda: _committed(event_id))
+    event_id, message = event.pk, Event.from_row(event).sign()
+    transaction.on_commit(lambda: _committed(event_id, message))
     return event
 
 
-def _committed(event_id: int) -> None:
+def _committed(event_id: int, message: bytes) -> None:
     cache.set(LAST_ID_KEY, event_id, LAST_ID_TTL)
-    get_bus().publish(event_id)
+    get_bus().publish(event_id, message)
 
 
 @transaction.atomic

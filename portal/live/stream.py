@@ -16,21 +16,17 @@ import contextlib
 import json
 import logging
 import random
-import time
-from dataclasses import replace
-from importlib import import_module
-from typing import NamedTuple
 from urllib.parse import parse_qs
 
 from django.conf import settings
-from django.contrib import auth
-from django.http import HttpRequest
-from django.http.cookie import parse_cookie
 
 from portal.router import Receive, Scope, Send
 
 from .audience import Viewer
+from .authentication import Credentials, authenticate
 from .hub import Event, Stream, get_hub
+
+__all__ = ["PATH", "Credentials", "authenticate", "live_app"]
 
 logger = logging.getLogger(__name__)
 PATH = "/live/events"
@@ -49,7 +45,8 @@ async def live_app(scope: Scope, receive: Receive, send: Send) -> None:
         await _plain(send, 400, "Last-Event-ID must be a whole number.")
         return
     hub = await get_hub()
-    viewer: Viewer | None = await hub.read(authenticate, credentials)
+    # Batched with the other connects waiting (see authentication.py).
+    viewer: Viewer | None = await hub.authenticate(credentials)
     del credentials
     if viewer is None:
         # Who asked is unknown; the address is what there is (no cookie or token is logged).
@@ -61,7 +58,6 @@ async def live_app(scope: Scope, receive: Receive, send: Send) -> None:
         return
 
     stream = hub.register(viewer)
-    watcher = asyncio.create_task(_watch_disconnect(receive, stream))
     try:
         await hub.resume()
         await send(
@@ -80,7 +76,10 @@ async def live_app(scope: Scope, receive: Receive, send: Send) -> None:
         sent: set[int] | None = None
         if last_id is not None:
             limit = settings.PORTAL_LIVE_REPLAY_LIMIT
-            missed: list[Event] = await hub.read(_replay, viewer, last_id, limit + 1)
+            # From the hub's memory when it reaches back that far, else from the table.
+            missed = hub.missed(viewer, last_id, limit + 1)
+            if missed is None:
+                missed = await hub.read(_replay, viewer, last_id, limit + 1)
             if len(missed) > limit:
                 # Too much to replay: the page starts afresh.
                 await _body(send, b"event: reload\ndata: {}\n\n")
@@ -89,30 +88,35 @@ async def live_app(scope: Scope, receive: Receive, send: Send) -> None:
                 await _body(send, event.frame)
             sent = {event.id for event in missed} or None
             del missed
-        await _pump(send, stream, sent)
+        await _pump(receive, send, stream, sent)
     except OSError:
         pass  # the client went away while we wrote
     finally:
         hub.unregister(stream)
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
         with contextlib.suppress(Exception):
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-async def _pump(send: Send, stream: Stream, sent: set[int] | None) -> None:
+async def _pump(receive: Receive, send: Send, stream: Stream, sent: set[int] | None) -> None:
+    loop = asyncio.get_running_loop()
     heartbeat = settings.PORTAL_LIVE_HEARTBEAT
     lifetime = settings.PORTAL_LIVE_MAX_STREAM_SECONDS
     # Spread the reconnects of streams opened together.
-    deadline = time.monotonic() + lifetime * random.uniform(0.9, 1.0)  # noqa: S311 - not security
+    deadline = loop.time() + lifetime * random.uniform(0.9, 1.0)  # noqa: S311 - not security
     while True:
-        remaining = deadline - time.monotonic()
+        remaining = deadline - loop.time()
         if remaining <= 0:
             return
-        if not await stream.wait(min(heartbeat, remaining)):
-            await _body(send, b": heartbeat\n\n")
-            continue
+        if not (stream.pending or stream.closed):
+            timer = loop.call_later(min(heartbeat, remaining), stream.wake)
+            try:
+                if not await _idle(receive, stream):
+                    return  # the client went away
+            finally:
+                timer.cancel()
+            if not (stream.pending or stream.closed):
+                await _body(send, b": heartbeat\n\n")  # woken by the timer
+                continue
         events = stream.take()
         if sent:
             events = [event for event in events if event.id not in sent]  # already replayed
@@ -122,12 +126,28 @@ async def _pump(send: Send, stream: Stream, sent: set[int] | None) -> None:
             return
 
 
-async def _watch_disconnect(receive: Receive, stream: Stream) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            stream.close()
-            return
+async def _idle(receive: Receive, stream: Stream) -> bool:
+    """Wait for the client to go away (False) or the hub to wake the stream (True).
+
+    One wait per connection instead of a watcher task and a future beside it
+    (10,000 of them per process): the connection's own task waits for the
+    client's disconnect, and the hub interrupts that wait by cancelling it.
+    """
+    task = asyncio.current_task()
+    if task is None:
+        raise RuntimeError("a live stream runs in a task")
+    stream.task = task
+    try:
+        while True:
+            if (await receive())["type"] == "http.disconnect":
+                return False
+            # The request body (none is expected for GET): read on.
+    except asyncio.CancelledError:
+        if stream.task is not None or task.uncancel() > 0:
+            raise  # cancelled by someone else: the server is stopping
+        return True
+    finally:
+        stream.task = None
 
 
 def _security_headers() -> list[tuple[bytes, bytes]]:
@@ -172,15 +192,6 @@ async def _plain(
     await send({"type": "http.response.body", "body": body})
 
 
-class Credentials(NamedTuple):
-    """What a stream request authenticates with: a bearer token, else the session cookie."""
-
-    cookie: str = ""
-    authorization: str | None = None
-    user_agent: str = ""
-    client_address: str | None = None
-
-
 def _request_details(scope: Scope) -> tuple[int | None, Credentials]:
     """The event id to replay after (header, else query) and the request's credentials."""
     raw: str | None = None
@@ -206,70 +217,6 @@ def _request_details(scope: Scope) -> tuple[int | None, Credentials]:
     if value < 0:
         raise ValueError(raw)
     return value, credentials
-
-
-def authenticate(credentials: Credentials) -> Viewer | None:
-    """The viewer behind an ``Authorization: Bearer`` token or else the session cookie."""
-    if credentials.authorization is not None:
-        return _authenticate_token(credentials)
-    return _authenticate_session(credentials.cookie)
-
-
-def _authenticate_token(credentials: Credentials) -> Viewer | None:
-    """A personal access token acts as its membership: that customer's events and the
-    owner's personal ones, never staff events. Its use is recorded as for the API."""
-    from portal.accounts.middleware import mfa_required_for
-    from portal.tokens.selectors import TokenRejected, token_authenticate
-    from portal.tokens.services import token_refused, token_used
-
-    scheme, _, secret = (credentials.authorization or "").partition(" ")
-    if scheme.lower() != "bearer":
-        return None
-    request = HttpRequest()
-    request.META.update(
-        REMOTE_ADDR=credentials.client_address or "", HTTP_USER_AGENT=credentials.user_agent
-    )
-    try:
-        token, membership = token_authenticate(secret=secret.strip())
-    except TokenRejected as rejected:
-        if rejected.token is not None:
-            token_refused(token=rejected.token, reason=rejected.reason, request=request)
-        return None
-    request.user = token.user
-    token_used(token=token, request=request)
-    if mfa_required_for(request):
-        from allauth.mfa.utils import is_mfa_enabled
-
-        if not is_mfa_enabled(token.user):
-            return None
-    viewer = Viewer.from_memberships(token.user, [membership])
-    return replace(viewer, is_staff=False)  # a token never sees staff events
-
-
-def _authenticate_session(cookie_header: str) -> Viewer | None:
-    """The viewer behind a Django session cookie, with the same checks as a page."""
-    from portal.accounts.middleware import mfa_required_for, session_expired
-    from portal.customers.access import user_memberships
-
-    key = parse_cookie(cookie_header).get(settings.SESSION_COOKIE_NAME)
-    if not key:
-        return None
-    engine = import_module(settings.SESSION_ENGINE)
-    request = HttpRequest()
-    request.session = engine.SessionStore(key)
-    user = auth.get_user(request)  # checks the session's password hash too
-    if not user.is_authenticated or not user.is_active:
-        return None
-    if session_expired(request.session, int(time.time())):
-        return None
-    request.user = user
-    if mfa_required_for(request):
-        from allauth.mfa.utils import is_mfa_enabled
-
-        if not is_mfa_enabled(user) and not user.is_staff:
-            return None
-    # The memberships mfa_required_for loaded for this request: no second query.
-    return Viewer.from_memberships(user, user_memberships(request))
 
 
 def _replay(viewer: Viewer, after_id: int, limit: int) -> list[Event]:

@@ -4,7 +4,7 @@ import asyncio
 
 from django.conf import settings
 
-from portal.live.bus import EventBus, Wake
+from portal.live.bus import Deliver, EventBus, Wake
 
 
 class DatabaseBus(EventBus):
@@ -14,9 +14,9 @@ class DatabaseBus(EventBus):
         super().__init__()
         self.poll_interval = settings.PORTAL_LIVE_POLL_INTERVAL
 
-    def publish_remote(self, event_id: int) -> None:
+    def publish_remote(self, event_id: int, message: bytes | None = None) -> None:
         # The other processes find the row on their next tick.
         pass
 
-    async def listen(self, wake: Wake) -> None:
+    async def listen(self, wake: Wake, deliver: Deliver | None = None) -> None:
         await asyncio.Event().wait()  # nothing to listen to

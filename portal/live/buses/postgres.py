@@ -6,7 +6,7 @@ import logging
 import psycopg
 from django.db import connection
 
-from portal.live.bus import EventBus, Wake
+from portal.live.bus import Deliver, EventBus, Wake
 
 logger = logging.getLogger(__name__)
 CHANNEL = "portal_live"
@@ -15,11 +15,12 @@ CHANNEL = "portal_live"
 class PostgresBus(EventBus):
     """PostgreSQL LISTEN/NOTIFY: one listening connection per process."""
 
-    def publish_remote(self, event_id: int) -> None:
+    def publish_remote(self, event_id: int, message: bytes | None = None) -> None:
+        # The id only: NOTIFY payloads are small, and the listener reads the table.
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, str(event_id)])
 
-    async def listen(self, wake: Wake) -> None:
+    async def listen(self, wake: Wake, deliver: Deliver | None = None) -> None:
         params = connection.get_connection_params()
         params.pop("cursor_factory", None)
         params.pop("context", None)

@@ -9,7 +9,7 @@ import redis.asyncio
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.live.bus import EventBus, Wake
+from portal.live.bus import Deliver, EventBus, Wake
 
 logger = logging.getLogger(__name__)
 CHANNEL = "portal:live"
@@ -28,14 +28,14 @@ class RedisBus(EventBus):
     def _client(self) -> redis.Redis:
         return redis.Redis.from_url(self.url, socket_timeout=5)
 
-    def publish_remote(self, event_id: int) -> None:
+    def publish_remote(self, event_id: int, message: bytes | None = None) -> None:
         try:
-            self._client.publish(CHANNEL, str(event_id))
+            self._client.publish(CHANNEL, message or str(event_id))
         except redis.RedisError:
             # The event is committed; the others find it on their next look.
             logger.warning("live bus: Redis publish failed", exc_info=True)
 
-    async def listen(self, wake: Wake) -> None:
+    async def listen(self, wake: Wake, deliver: Deliver | None = None) -> None:
         delay = 0.5
         lost = False
         while True:
@@ -49,7 +49,9 @@ class RedisBus(EventBus):
                     # Whatever was published while we were away is in the event table.
                     wake()
                     async for message in pubsub.listen():
-                        if message.get("type") == "message":
+                        if message.get("type") != "message":
+                            continue
+                        if deliver is None or not deliver(message["data"]):
                             wake()
             except asyncio.CancelledError:
                 raise

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import pytest
@@ -82,3 +84,116 @@ def test_unregistering_leaves_no_trace(hub: Hub) -> None:
     stream = hub.register(Viewer(1, True, {10: frozenset(), 11: frozenset()}))
     hub.unregister(stream)
     assert not hub.by_user and not hub.by_customer and not hub.staff and not hub.streams
+
+
+def following(hub: Hub, cursor: int) -> Hub:
+    """The hub as after ``resume``: following the table from ``cursor``, history empty."""
+    hub.cursor, hub.history_floor, hub.idle = cursor, cursor, False
+    return hub
+
+
+def test_a_reconnect_replays_from_memory_what_its_viewer_may_see(hub: Hub) -> None:
+    following(hub, 10)
+    hub.dispatch([event(11, customer_id=10), event(12, customer_id=20), event(13, user_id=1)])
+    viewer = Viewer(1, False, {10: frozenset()})
+    assert [e.id for e in hub.missed(viewer, 10, 100) or []] == [11, 13]
+    assert [e.id for e in hub.missed(viewer, 11, 100) or []] == [13]
+    assert [e.id for e in hub.missed(viewer, 10, 1) or []] == [11]  # at most the limit
+    assert hub.missed(viewer, 13, 100) == []
+
+
+def test_memory_does_not_answer_for_what_it_never_saw(hub: Hub) -> None:
+    viewer = Viewer(1, False, {})
+    assert hub.missed(viewer, 0, 10) is None  # not following the table
+    following(hub, 10)
+    assert hub.missed(viewer, 9, 10) is None  # before the hub started following: the table
+
+
+def test_a_late_committed_lower_id_is_replayed_in_order(hub: Hub) -> None:
+    following(hub, 5)
+    hub.dispatch([event(7, user_id=1)])
+    hub.dispatch([event(6, user_id=1)])
+    assert [e.id for e in hub.missed(Viewer(1, False, {}), 5, 10) or []] == [6, 7]
+
+
+def test_memory_is_bounded_and_the_table_answers_beyond_it(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hub_module, "HISTORY", 3)
+    following(hub, 0)
+    hub.dispatch([event(i, user_id=1) for i in range(1, 8)])  # 7 > 2 * HISTORY: trimmed
+    assert hub.history_ids == [5, 6, 7]
+    viewer = Viewer(1, False, {})
+    assert hub.missed(viewer, 3, 10) is None
+    assert [e.id for e in hub.missed(viewer, 4, 10) or []] == [5, 6, 7]
+
+
+def test_the_hub_keeps_following_a_while_after_the_last_stream_closes(hub: Hub) -> None:
+    following(hub, 0)
+    stream = hub.register(Viewer(1, False, {}))
+    hub.dispatch([event(1, user_id=1)])
+    hub.unregister(stream)
+    assert not hub.idle and hub.empty_since is not None  # a reconnect storm finds it awake
+    hub.register(Viewer(1, False, {}))
+    assert hub.empty_since is None
+    hub._stop_following()
+    assert hub.idle and hub.missed(Viewer(1, False, {}), 1, 10) is None
+
+
+def test_the_batcher_runs_waiting_callers_together() -> None:
+    calls: list[list[int]] = []
+
+    def double(items: list[int]) -> list[int]:
+        calls.append(items)
+        return [item * 2 for item in items]
+
+    async def callers() -> list[int]:
+        with ThreadPoolExecutor(1) as executor:
+            batcher = hub_module.Batcher(double, executor, size=3, parallel=1)
+            return await asyncio.gather(*(batcher(i) for i in range(7)))
+
+    assert asyncio.run(callers()) == [0, 2, 4, 6, 8, 10, 12]
+    assert [len(call) for call in calls] == [3, 3, 1]  # one call per batch of waiting callers
+
+
+def test_a_failed_batch_fails_its_callers_and_the_next_batch_runs() -> None:
+    def fails_on_zero(items: list[int]) -> list[int]:
+        if 0 in items:
+            raise RuntimeError("database gone")
+        return items
+
+    async def callers() -> list[object]:
+        with ThreadPoolExecutor(1) as executor:
+            batcher = hub_module.Batcher(fails_on_zero, executor, size=1, parallel=1)
+            return await asyncio.gather(*(batcher(i) for i in range(3)), return_exceptions=True)
+
+    results = asyncio.run(callers())
+    assert isinstance(results[0], RuntimeError)
+    assert results[1:] == [1, 2]
+
+
+def test_an_event_carried_by_the_bus_is_handed_out_at_once(hub: Hub) -> None:
+    following(hub, 10)
+    stream = hub.register(Viewer(1, False, {10: frozenset()}))
+    assert hub.receive(event(11, customer_id=10).sign())
+    assert drain(stream) == [11]
+    assert hub.cursor == 11
+    # The same event found in the table afterwards, or carried twice, is not sent again.
+    hub.dispatch([event(11, customer_id=10)])
+    assert hub.receive(event(11, customer_id=10).sign())
+    assert drain(stream) == []
+
+
+def test_a_bus_message_that_is_not_a_signed_event_only_wakes_the_hub(hub: Hub) -> None:
+    following(hub, 10)
+    stream = hub.register(Viewer(1, False, {10: frozenset()}))
+    signature, _, body = event(11, customer_id=10).sign().partition(b".")
+    forged = body.replace(b'"k"', b'"x"')
+    for message in (b"11", signature + b"." + forged, b"." + body, b"0" * 64 + b"." + body):
+        assert not hub.receive(message)
+    assert drain(stream) == []
+
+
+def test_a_signed_event_survives_the_bus_unchanged() -> None:
+    original = event(7, customer_id=3, permission="requests.view", user_id=9, staff=True)
+    assert Event.verified(original.sign()) == original

@@ -103,3 +103,25 @@ def test_marking_read_touches_only_my_notifications() -> None:
     assert theirs.read_at is None
     assert selectors.unread_notification_count(user=me) == 0
     assert LiveEvent.objects.filter(user=me).last().data == {"unread": 0}  # type: ignore[union-attr]
+
+
+def test_the_bus_carries_the_event_it_was_published_for(
+    django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from portal.live.hub import Event
+
+    published: list[tuple[int, bytes | None]] = []
+
+    class Bus:
+        def publish(self, event_id: int, message: bytes | None = None) -> None:
+            published.append((event_id, message))
+
+    monkeypatch.setattr(services, "get_bus", Bus)
+    customer = make_customer("Acme Ltd")
+    with django_capture_on_commit_callbacks(execute=True):
+        event = services.live_event_emit(kind="k", topic="t", customer=customer, data={"a": 1})
+    [(event_id, message)] = published
+    assert event_id == event.pk and message is not None
+    carried = Event.verified(message)
+    assert carried is not None and carried.id == event.pk and carried.customer_id == customer.pk
+    assert carried.frame == Event.from_row(LiveEvent.objects.get(pk=event.pk)).frame

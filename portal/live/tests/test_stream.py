@@ -308,3 +308,40 @@ def test_stream_answers_carry_hsts_when_the_pages_do(settings: Any) -> None:
     assert headers[b"strict-transport-security"] == b"max-age=31536000; includeSubDomains; preload"
     settings.SECURE_HSTS_SECONDS = 0
     assert b"strict-transport-security" not in dict(_security_headers())
+
+
+def test_a_client_that_goes_away_leaves_the_hub_at_once(
+    portal_server: PortalServer, two_customers: dict[str, Any]
+) -> None:
+    from portal.live import hub as hub_module
+
+    with stream(portal_server, two_customers["member"]) as client:
+        assert client.status == 200
+        hub = hub_module._hub
+        assert hub is not None and len(hub.streams) == 1
+    # Long before a heartbeat (20 s) would find out by writing.
+    deadline = time.monotonic() + 2
+    while hub.streams and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not hub.streams
+
+
+def test_a_reconnect_replays_from_the_hubs_memory_without_a_query(
+    portal_server: PortalServer, two_customers: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from portal.live import stream as stream_module
+
+    acme, member = two_customers["acme"], two_customers["member"]
+    with stream(portal_server, member) as first:
+        seen = emit(acme)
+        assert first.next().id == str(seen)
+        missed = emit(acme)
+        assert first.next().id == str(missed)  # so the hub has dispatched it
+
+    def from_the_table(*args: object) -> None:
+        raise AssertionError("replayed from the table")
+
+    monkeypatch.setattr(stream_module, "_replay", from_the_table)
+    with stream(portal_server, member, **{"Last-Event-ID": str(seen)}) as again:
+        assert again.next().id == str(missed)
+        assert again.nothing_within(0.2)
