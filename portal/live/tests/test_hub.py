@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
+from typing import Any, TypeVar
 
 import pytest
 
@@ -13,6 +15,15 @@ from portal.live import hub as hub_module
 from portal.live.audience import Viewer
 from portal.live.buses.database import DatabaseBus
 from portal.live.hub import Event, Hub
+
+T = TypeVar("T")
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` in a thread of its own: a browser test in the same worker leaves
+    Playwright's event loop set on this one, where asyncio.run() refuses to start."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
 
 
 def event(event_id: int, **audience: object) -> Event:
@@ -152,7 +163,7 @@ def test_the_batcher_runs_waiting_callers_together() -> None:
             batcher = hub_module.Batcher(double, executor, size=3, parallel=1)
             return await asyncio.gather(*(batcher(i) for i in range(7)))
 
-    assert asyncio.run(callers()) == [0, 2, 4, 6, 8, 10, 12]
+    assert run(callers()) == [0, 2, 4, 6, 8, 10, 12]
     assert [len(call) for call in calls] == [3, 3, 1]  # one call per batch of waiting callers
 
 
@@ -167,7 +178,7 @@ def test_a_failed_batch_fails_its_callers_and_the_next_batch_runs() -> None:
             batcher = hub_module.Batcher(fails_on_zero, executor, size=1, parallel=1)
             return await asyncio.gather(*(batcher(i) for i in range(3)), return_exceptions=True)
 
-    results = asyncio.run(callers())
+    results = run(callers())
     assert isinstance(results[0], RuntimeError)
     assert results[1:] == [1, 2]
 
