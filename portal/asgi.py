@@ -8,7 +8,7 @@ from portal.router import Router
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
-from portal.core.metrics import instrument_asgi, metrics_app, process_stopping  # noqa: E402
+from portal.core.metrics import metrics_app, process_stopping  # noqa: E402
 from portal.live.hub import stop_hub  # noqa: E402
 from portal.live.stream import live_app  # noqa: E402
 from portal.wsgi import application as wsgi_application  # noqa: E402
@@ -18,7 +18,7 @@ PAGE_THREADS = int(os.environ.get("PORTAL_PAGE_THREADS", "16"))
 
 application = Router(pages=WSGIMiddleware(wsgi_application, workers=PAGE_THREADS))  # type: ignore[arg-type]
 # The live stream is a native ASGI handler: no thread per open connection.
-application.mount("/live/", instrument_asgi(live_app, routes={"/live/events": "live:events"}))
+application.mount("/live/", live_app)  # counts its own requests (portal/live/stream.py)
 # Prometheus' scrape, outside Django: by address, for allowed networks only.
 application.mount("/metrics", metrics_app)
 application.shutdown_hooks.append(stop_hub)

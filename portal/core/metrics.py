@@ -2,8 +2,8 @@
 
 Requests are counted and timed by route name (the URL pattern's name, e.g.
 ``servicedesk:detail``, never the raw path, so the number of series stays
-bounded) and status, for pages (:class:`MetricsMiddleware`) and for the native
-ASGI paths (:func:`instrument_asgi`); open live streams are a gauge; payment
+bounded) and status, for pages (:class:`MetricsMiddleware`) and for the live
+stream (which counts its own, :func:`observe_request`); open live streams are a gauge; payment
 and virus-scan outcomes are counted by the services when their transaction
 commits; the task queue is measured at scrape time with one query.
 
@@ -50,7 +50,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
-    from portal.router import ASGIApp, Message, Receive, Scope, Send
+    from portal.router import Receive, Scope, Send
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
@@ -144,41 +144,6 @@ class MetricsMiddleware:
             seconds=time.perf_counter() - started,
         )
         return response
-
-
-def instrument_asgi(app: ASGIApp, *, routes: dict[str, str]) -> ASGIApp:
-    """Count and time a native ASGI app; ``routes`` names its paths (others: ``unmatched``)."""
-
-    async def instrumented(scope: Scope, receive: Receive, send: Send) -> None:
-        started = time.perf_counter()
-        route = routes.get(scope.get("path", ""), "unmatched")
-        recorded = False
-
-        async def send_and_record(message: Message) -> None:
-            nonlocal recorded
-            if message["type"] == "http.response.start" and not recorded:
-                recorded = True
-                observe_request(
-                    route=route,
-                    method=scope.get("method"),
-                    status=int(message["status"]),
-                    seconds=time.perf_counter() - started,
-                )
-            await send(message)
-
-        try:
-            await app(scope, receive, send_and_record)
-        except Exception:
-            if not recorded:
-                observe_request(
-                    route=route,
-                    method=scope.get("method"),
-                    status=500,
-                    seconds=time.perf_counter() - started,
-                )
-            raise
-
-    return instrumented
 
 
 # --- collecting at scrape time -----------------------------------------------------------

@@ -16,10 +16,12 @@ import contextlib
 import json
 import logging
 import random
+import time
 from urllib.parse import parse_qs
 
 from django.conf import settings
 
+from portal.core import metrics
 from portal.router import Receive, Scope, Send
 
 from .audience import Viewer
@@ -33,16 +35,49 @@ PATH = "/live/events"
 
 
 async def live_app(scope: Scope, receive: Receive, send: Send) -> None:
+    # Counted here rather than by a wrapper around the app: a wrapper's frame and
+    # closure would stay in memory for as long as each stream is open.
+    started = time.perf_counter()
+    try:
+        await _live(scope, receive, send, started)
+    except Exception:
+        _observe(scope, 500, started)
+        raise
+
+
+def _observe(scope: Scope, status: int, started: float) -> None:
+    route = "live:events" if scope.get("path") == PATH else "unmatched"
+    metrics.observe_request(
+        route=route,
+        method=scope.get("method"),
+        status=status,
+        seconds=time.perf_counter() - started,
+    )
+
+
+async def _refuse(
+    scope: Scope,
+    started: float,
+    send: Send,
+    status: int,
+    text: str,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    _observe(scope, status, started)
+    await _plain(send, status, text, extra)
+
+
+async def _live(scope: Scope, receive: Receive, send: Send, started: float) -> None:
     if scope["path"] != PATH:
-        await _plain(send, 404, "Not found.")
+        await _refuse(scope, started, send, 404, "Not found.")
         return
     if scope["method"] != "GET":
-        await _plain(send, 405, "Use GET.", [(b"allow", b"GET")])
+        await _refuse(scope, started, send, 405, "Use GET.", [(b"allow", b"GET")])
         return
     try:
         last_id, credentials = _request_details(scope)
     except ValueError:
-        await _plain(send, 400, "Last-Event-ID must be a whole number.")
+        await _refuse(scope, started, send, 400, "Last-Event-ID must be a whole number.")
         return
     hub = await get_hub()
     # Batched with the other connects waiting (see authentication.py).
@@ -51,15 +86,20 @@ async def live_app(scope: Scope, receive: Receive, send: Send) -> None:
     if viewer is None:
         # Who asked is unknown; the address is what there is (no cookie or token is logged).
         logger.info("live stream refused: not signed in", extra={"client": _client(scope)})
-        await _plain(send, 401, "Sign in, or send a valid token, to receive live updates.")
+        await _refuse(
+            scope, started, send, 401, "Sign in, or send a valid token, to receive live updates."
+        )
         return
     if hub.streams_of(viewer.user_id) >= settings.PORTAL_LIVE_MAX_STREAMS_PER_USER:
-        await _plain(send, 429, "Too many open live streams.", [(b"retry-after", b"30")])
+        await _refuse(
+            scope, started, send, 429, "Too many open live streams.", [(b"retry-after", b"30")]
+        )
         return
 
     stream = hub.register(viewer)
     try:
         await hub.resume()
+        _observe(scope, 200, started)
         await send(
             {
                 "type": "http.response.start",
