@@ -168,3 +168,15 @@ def pytest_report_header() -> str:
     from django.db import connection
 
     return f"database: {connection.vendor} ({settings.DATABASES['default']['ENGINE']})"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL (the second pass of CI), leave out the tests that start their own
+    database and servers: the SQLite pass ran them already, and the run would repeat them
+    unchanged. They are deselected (counted as such), not skipped."""
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        return
+    ours = [item for item in items if item.get_closest_marker("own_servers")]
+    if ours:
+        config.hook.pytest_deselected(items=ours)
+        items[:] = [item for item in items if item not in ours]

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.cluster import ROOT, Cluster
 from tests.components import require
@@ -95,6 +96,7 @@ http {{
         process.wait(10)
 
 
+@pytest.mark.own_servers
 def test_two_nodes_behind_nginx_share_sessions_and_live_updates(tmp_path: Path) -> None:
     from django.conf import settings
 

@@ -33,6 +33,7 @@ def _wait_for(check: object, seconds: float = 20) -> bool:
 
 
 @pytest.mark.postgres
+@pytest.mark.own_servers
 def test_database_down_gives_a_clear_503_and_the_portal_recovers_without_restart(
     tmp_path: Path,
 ) -> None:

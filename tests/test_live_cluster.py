@@ -55,6 +55,10 @@ print(json.dumps({{"id": event.pk, "committed": time.time()}}))
 """
 
 
+# Each cluster brings its own database (SQLite file or PostgreSQL server) and Redis.
+pytestmark = pytest.mark.own_servers
+
+
 @pytest.fixture(params=["database", "postgres", "redis"])
 def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
     from django.conf import settings
