@@ -102,3 +102,59 @@ async def get(
         if size == 0:
             return status, total
         del data
+
+
+class StreamFleet:
+    """Many clients' live streams against one address: connected at most ``gate`` at a
+    time, each event's delivery time (from the ``t`` the emitter puts in its data) kept."""
+
+    def __init__(self, clients: list[StreamClient], host: str, port: int, gate: int = 500):
+        self.clients = clients
+        self.host, self.port = host, port
+        self.deliveries: list[float] = []
+        self.tasks: list[asyncio.Task[None]] = []
+        self._gate = asyncio.Semaphore(gate)
+
+    def on_event(self, client: StreamClient, event_id: int, data: dict[str, object]) -> None:
+        payload = data.get("data")
+        sent_at = payload.get("t") if isinstance(payload, dict) else None
+        if sent_at is None:
+            return
+        delay = time.time() - float(sent_at)
+        client.received[event_id] = delay
+        self.deliveries.append(delay)
+
+    async def connect(self, client: StreamClient) -> None:
+        """Open ``client``'s stream; returns once it is answered (or has failed)."""
+        async with self._gate:
+            ready = client.ready = asyncio.Event()
+            task = asyncio.create_task(run_stream(client, self.host, self.port, self.on_event))
+            self.tasks.append(task)
+            task.add_done_callback(lambda _: ready.set())
+            await ready.wait()
+
+    async def connect_all(self, clients: list[StreamClient]) -> None:
+        await asyncio.gather(*(self.connect(client) for client in clients))
+
+    async def settle(self, *, at_most: float, quiet: float) -> None:
+        """Wait until no delivery arrived for ``quiet`` seconds (``at_most`` in all)."""
+        deadline = time.monotonic() + at_most
+        seen = -1
+        while len(self.deliveries) != seen and time.monotonic() < deadline:
+            seen = len(self.deliveries)
+            await asyncio.sleep(quiet)
+
+    async def close(self) -> None:
+        for client in self.clients:
+            if client.writer is not None:
+                client.writer.close()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks.clear()
+
+    def missing(self, emitted: dict[int, set[int]], customer_of: list[int]) -> int:
+        """Clients that lack an event committed for their customer."""
+        return sum(
+            1
+            for c in self.clients
+            if not emitted.get(customer_of[c.index], set()) <= set(c.received)
+        )

@@ -32,7 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.clients import StreamClient, get, run_stream  # noqa: E402
+from bench.clients import StreamClient, StreamFleet, get  # noqa: E402
 from tests.server import free_port  # noqa: E402
 from tests.services import postgres_server, redis_server  # noqa: E402
 
@@ -118,6 +118,31 @@ class Portal:
                 self.process.kill()
 
 
+class Emitter:
+    """``bench/emitter.py`` in a process of its own: changes committed at ``rate`` a second
+    for ``seconds``, each reported as a JSON line (event id and customer)."""
+
+    def __init__(self, env: dict[str, str], *, rate: float, seconds: float) -> None:
+        self._log = tempfile.TemporaryFile("w+")
+        self._process = subprocess.Popen(
+            [sys.executable, "manage.py", "shell", "--no-imports", "-c",
+             f"from bench.emitter import run; run(rate={rate}, seconds={seconds})"],
+            cwd=ROOT, env=env, stdout=self._log, text=True,
+        )  # fmt: skip
+
+    async def finished(self) -> dict[int, set[int]]:
+        """Once it has ended: the event ids it committed, by customer."""
+        while self._process.poll() is None:
+            await asyncio.sleep(0.5)
+        self._log.seek(0)
+        emitted: dict[int, set[int]] = {}
+        for line in self._log.read().splitlines():
+            if line.startswith("{"):
+                row = json.loads(line)
+                emitted.setdefault(row["customer"], set()).add(row["id"])
+        return emitted
+
+
 def wrk(
     url: str, cookie: str | None, seconds: int, connections: int = 64, requests: Path | None = None
 ) -> dict[str, Any]:
@@ -168,39 +193,20 @@ async def streams_scenario(
     # Like a browser, which starts its stream from the last event id its page shows
     # (none yet: the changes start below), so a reconnect replays what it missed.
     clients = [StreamClient(i, f"{name}={sessions[i]}", last_id=0) for i in range(streams)]
-    deliveries: list[float] = []
-
-    def on_event(client: StreamClient, event_id: int, data: dict[str, Any]) -> None:
-        sent_at = data.get("data", {}).get("t")  # type: ignore[union-attr]
-        if sent_at is None:
-            return
-        delay = time.time() - float(sent_at)
-        client.received[event_id] = delay
-        deliveries.append(delay)
+    fleet = StreamFleet(clients, HOST, portal.port)
 
     rss0, threads0 = portal.memory_and_threads()
     log(f"opening {streams} live streams")
     started = time.monotonic()
-    gate = asyncio.Semaphore(500)
-    tasks: list[asyncio.Task[None]] = []
-
-    async def connect(client: StreamClient) -> None:
-        async with gate:
-            client.ready = asyncio.Event()
-            task = asyncio.create_task(run_stream(client, HOST, portal.port, on_event))
-            tasks.append(task)
-            task.add_done_callback(lambda _: client.ready.set())
-            await client.ready.wait()
-
     # Half first, then the rest: the second half's growth is what one more stream costs,
     # without what the first streams set up once (buffers, tables, code paths warmed).
     half = len(clients) // 2
-    await asyncio.gather(*(connect(c) for c in clients[:half]))
+    await fleet.connect_all(clients[:half])
     first_half_seconds = time.monotonic() - started
     await asyncio.sleep(2)
     rss_half, _ = portal.memory_and_threads()
     resumed = time.monotonic()
-    await asyncio.gather(*(connect(c) for c in clients[half:]))
+    await fleet.connect_all(clients[half:])
     connected = sum(1 for c in clients if c.connected_at)
     connected_half = sum(1 for c in clients[:half] if c.connected_at)
     connect_seconds = first_half_seconds + time.monotonic() - resumed
@@ -240,55 +246,27 @@ async def streams_scenario(
                 page_errors += 1
         writer.close()
 
-    emitted_log = tempfile.TemporaryFile("w+")
-    emitter = subprocess.Popen(
-        [sys.executable, "manage.py", "shell", "--no-imports", "-c",
-         f"from bench.emitter import run; run(rate={event_rate}, seconds={hold + 20})"],
-        cwd=ROOT, env=portal.env, stdout=emitted_log, text=True,
-    )  # fmt: skip
+    emitter = Emitter(portal.env, rate=event_rate, seconds=hold + 20)
     page_workers = [asyncio.create_task(page_worker(i, 32)) for i in range(32 if page_rate else 0)]
     log(f"holding for {hold:.0f} s: {page_rate:.0f} pages/s, {event_rate:.0f} changes/s")
     await asyncio.sleep(hold)
     stop_pages.set()
     await asyncio.gather(*page_workers, return_exceptions=True)
-    hold_deliveries = list(deliveries)
+    hold_deliveries = list(fleet.deliveries)
 
     # Reconnect storm: every stream drops and comes back with Last-Event-ID.
     log("reconnect storm: dropping every stream")
-    for client in clients:
-        if client.writer is not None:
-            client.writer.close()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    tasks.clear()
+    await fleet.close()
     storm_started = time.monotonic()
     for client in clients:
         client.connected_at = 0.0
-    await asyncio.gather(*(connect(c) for c in clients))
+    await fleet.connect_all(clients)
     storm_seconds = time.monotonic() - storm_started
     log(f"all back in {storm_seconds:.1f} s; letting the changes finish")
-    while emitter.poll() is None:
-        await asyncio.sleep(0.5)
-    emitted_log.seek(0)
-    out = emitted_log.read()
-    # Wait until deliveries settle: nothing new for 5 s (at most 60 s).
-    settle_deadline = time.monotonic() + 60
-    seen = -1
-    while len(deliveries) != seen and time.monotonic() < settle_deadline:
-        seen = len(deliveries)
-        await asyncio.sleep(5)
-    for client in clients:
-        if client.writer is not None:
-            client.writer.close()
-    await asyncio.gather(*tasks, return_exceptions=True)
-
-    emitted: dict[int, set[int]] = {}
-    for line in out.splitlines():
-        if line.startswith("{"):
-            row = json.loads(line)
-            emitted.setdefault(row["customer"], set()).add(row["id"])
-    incomplete = sum(
-        1 for c in clients if not emitted.get(customer_of[c.index], set()) <= set(c.received)
-    )
+    emitted = await emitter.finished()
+    await fleet.settle(at_most=60, quiet=5)
+    await fleet.close()
+    incomplete = fleet.missing(emitted, customer_of)
     results["streams"] = {
         "streams": streams,
         "hold": hold,

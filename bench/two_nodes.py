@@ -12,12 +12,9 @@ event of its customer, whichever node holds its stream.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import shutil
 import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -26,8 +23,18 @@ from typing import Any
 
 import httpx
 
-from bench.clients import StreamClient, run_stream
-from bench.run import HOST, ROOT, Portal, log, percentile, request_lines, touch_sessions, wrk
+from bench.clients import StreamClient, StreamFleet
+from bench.run import (
+    HOST,
+    ROOT,
+    Emitter,
+    Portal,
+    log,
+    percentile,
+    request_lines,
+    touch_sessions,
+    wrk,
+)
 from tests.server import free_port
 
 
@@ -101,59 +108,19 @@ async def _streams_across(
 ) -> dict[str, Any]:  # fmt: skip
     name, sessions, customer_of = seed["cookie_name"], seed["sessions"], seed["customer_of_user"]
     clients = [StreamClient(i, f"{name}={sessions[i]}", last_id=None) for i in range(streams)]
-    deliveries: list[float] = []
-
-    def on_event(client: StreamClient, event_id: int, data: dict[str, Any]) -> None:
-        sent_at = data.get("data", {}).get("t")
-        if sent_at is not None:
-            delay = time.time() - float(sent_at)
-            client.received[event_id] = delay
-            deliveries.append(delay)
-
-    gate = asyncio.Semaphore(500)
-    tasks: list[asyncio.Task[None]] = []
-
-    async def connect(client: StreamClient) -> None:
-        async with gate:
-            ready = client.ready = asyncio.Event()
-            task = asyncio.create_task(run_stream(client, HOST, port, on_event))
-            tasks.append(task)
-            task.add_done_callback(lambda _: ready.set())
-            await ready.wait()
-
+    fleet = StreamFleet(clients, HOST, port)
     started = time.monotonic()
-    await asyncio.gather(*(connect(c) for c in clients))
+    await fleet.connect_all(clients)
     connect_seconds = time.monotonic() - started
     connected = sum(1 for c in clients if c.connected_at)
     await asyncio.sleep(1)
     per_node = [open_streams(node) for node in nodes]
     log(f"(e) {connected} streams through nginx in {connect_seconds:.1f} s; per node {per_node}")
-    emitted_log = tempfile.TemporaryFile("w+")
-    emitter = subprocess.Popen(
-        [sys.executable, "manage.py", "shell", "--no-imports", "-c",
-         f"from bench.emitter import run; run(rate={event_rate}, seconds={hold})"],
-        cwd=ROOT, env=env, stdout=emitted_log, text=True,
-    )  # fmt: skip
-    while emitter.poll() is None:
-        await asyncio.sleep(0.5)
-    settle = time.monotonic() + 30
-    seen = -1
-    while len(deliveries) != seen and time.monotonic() < settle:
-        seen = len(deliveries)
-        await asyncio.sleep(3)
-    for client in clients:
-        if client.writer is not None:
-            client.writer.close()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    emitted_log.seek(0)
-    emitted: dict[int, set[int]] = {}
-    for line in emitted_log.read().splitlines():
-        if line.startswith("{"):
-            row = json.loads(line)
-            emitted.setdefault(row["customer"], set()).add(row["id"])
-    missing = sum(
-        1 for c in clients if not emitted.get(customer_of[c.index], set()) <= set(c.received)
-    )
+    emitted = await Emitter(env, rate=event_rate, seconds=hold).finished()
+    await fleet.settle(at_most=30, quiet=3)
+    await fleet.close()
+    deliveries = fleet.deliveries
+    missing = fleet.missing(emitted, customer_of)
     return {
         "streams": streams,
         "connected": connected,

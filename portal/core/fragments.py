@@ -98,13 +98,17 @@ def versions_bump(*, customers: Iterable[int] = (), users: Iterable[int] = ()) -
         transaction.on_commit(bump)
 
 
-def cached_fragment(key: str, compute: Callable[[], T]) -> T:
-    """``compute()``, from the cache when a fragment with this (versioned) key is there."""
+def cached_fragment(
+    key: str, compute: Callable[[], T], *, keep: Callable[[], bool] = lambda: True
+) -> T:
+    """``compute()``, from the cache when a fragment with this (versioned) key is there;
+    a computed value is stored unless ``keep()`` says no."""
     key = f"fragment:{key}"
     value: Any = cache.get(key)
     if value is None:
         value = compute()
-        cache.set(key, value, FRAGMENT_TTL)
+        if keep():
+            cache.set(key, value, FRAGMENT_TTL)
     return value  # type: ignore[no-any-return]
 
 
@@ -185,13 +189,10 @@ def cached_page(
         marks = {"csrf_token": CSRF_MARK, "live_since": LIVE_SINCE_MARK}
         return render_to_string(template_name, {**context(), **marks}, request)
 
-    stored = f"fragment:{key}"
-    html = cache.get(stored)
-    if html is None:
-        html = render_page()
-        # A page that asked for this response's CSP nonce belongs to this response alone.
-        if getattr(request, "_csp_nonce", None) is None:
-            cache.set(stored, html, FRAGMENT_TTL)
+    # A page that asked for this response's CSP nonce belongs to this response alone.
+    html = cached_fragment(
+        key, render_page, keep=lambda: getattr(request, "_csp_nonce", None) is None
+    )
     html = html.replace(CSRF_MARK, get_token(request)).replace(
         LIVE_SINCE_MARK, str(live_event_last_id())
     )

@@ -16,7 +16,8 @@ from django.http import HttpResponse
 from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 
-from portal.customers.models import Membership
+from portal.accounts.models import User
+from portal.customers.models import Customer, Membership
 from portal.customers.roles import Role
 from portal.customers.services import membership_change_role
 from portal.customers.tests.factories import make_customer, make_member
@@ -36,6 +37,14 @@ def _dashboard(client: Client) -> str:
     return str(response.content.decode())
 
 
+def _signed_in_admin() -> tuple[Customer, User, Client]:
+    customer = make_customer()
+    admin = make_member(customer, Role.ADMIN)
+    client = Client()
+    client.force_login(admin)
+    return customer, admin, client
+
+
 def _queries(view: Callable[[], Any]) -> int:
     with CaptureQueriesContext(connection) as captured:
         view()
@@ -45,10 +54,7 @@ def _queries(view: Callable[[], Any]) -> int:
 def test_the_dashboard_is_served_from_the_cache_until_the_customer_data_changes(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    customer = make_customer()
-    admin = make_member(customer, Role.ADMIN)
-    client = Client()
-    client.force_login(admin)
+    customer, admin, client = _signed_in_admin()
     pages: list[str] = []
     fresh = _queries(lambda: pages.append(_dashboard(client)))
     assert "No requests yet." in pages[0]
@@ -117,10 +123,7 @@ def test_each_answer_has_a_fresh_csrf_token_that_works() -> None:
 def test_the_live_stream_starts_from_the_newest_event_of_the_answer(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    customer = make_customer()
-    admin = make_member(customer, Role.ADMIN)
-    client = Client()
-    client.force_login(admin)
+    customer, admin, client = _signed_in_admin()
     _dashboard(client)
     other = make_customer("Elsewhere Ltd")  # an event the cached page knows nothing of
     with django_capture_on_commit_callbacks(execute=True):
