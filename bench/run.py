@@ -195,6 +195,17 @@ async def streams_scenario(
     clients = [StreamClient(i, f"{name}={sessions[i]}", last_id=0) for i in range(streams)]
     fleet = StreamFleet(clients, HOST, portal.port)
 
+    # Each user's page first, as a browser loads the page that opens its stream: the
+    # steady state the hold measures (a first view fills the user's cached page).
+    log(f"first views: each of {streams:,} users loads the dashboard once")
+    first_views = await first_views_of(
+        portal.port, [f"{name}={sessions[i]}" for i in range(streams)]
+    )
+    log(
+        f"first views: {len(first_views) / first_views.seconds:.0f}/s, "
+        f"p95 {percentile(first_views, 95):.0f} ms"
+    )
+
     rss0, threads0 = portal.memory_and_threads()
     log(f"opening {streams} live streams")
     started = time.monotonic()
@@ -272,6 +283,8 @@ async def streams_scenario(
         "hold": hold,
         "connected": connected,
         "connect_seconds": connect_seconds,
+        "first_views_rate": len(first_views) / first_views.seconds,
+        "first_views_p95": percentile(first_views, 95),
         "memory_per_stream": (rss1 - rss0) / max(connected, 1),
         "memory_per_added_stream": (rss1 - rss_half) / max(connected - connected_half, 1),
         "threads_before": threads0,
@@ -290,6 +303,34 @@ async def streams_scenario(
         "clients_missing_events": incomplete,
         "stream_errors": sum(c.errors for c in clients),
     }
+
+
+class Latencies(list[float]):
+    """Milliseconds of each answer, and the seconds the whole batch took."""
+
+    seconds: float = 0.0
+
+
+async def first_views_of(port: int, cookies: list[str], connections: int = 32) -> Latencies:
+    """Each cookie's dashboard once, over ``connections`` keep-alive connections."""
+    latencies = Latencies()
+    queue = list(reversed(cookies))
+
+    async def viewer() -> None:
+        reader, writer = await asyncio.open_connection(HOST, port)
+        while queue:
+            cookie = queue.pop()
+            begun = time.monotonic()
+            status, _ = await get(reader, writer, HOST, "/dashboard/", cookie)
+            if status != 200:
+                raise RuntimeError(f"a first view answered {status}")
+            latencies.append((time.monotonic() - begun) * 1000)
+        writer.close()
+
+    started = time.monotonic()
+    await asyncio.gather(*(viewer() for _ in range(connections)))
+    latencies.seconds = time.monotonic() - started
+    return latencies
 
 
 def versions(env: dict[str, str], pg_url: str) -> str:
@@ -761,7 +802,11 @@ def write_report(path: Path, results: dict[str, Any], quick: bool) -> None:
         [
             f"Live streams: {s['streams']:,} signed-in users each holding a stream "
             f"({s.get('hold', 30 if quick else 300):.0f} s), pages at about one per user per 30 s, "
-            "5 changes a second for random customers (each reaching that customer's ~100 users).",
+            "5 changes a second for random customers (each a request's status saved with its "
+            "timeline entry, and an event reaching that customer's ~100 users). Before the "
+            "streams open, each user loads the dashboard once, as a browser loads the page "
+            f"that opens its stream: {s.get('first_views_rate', 0):.0f} first views a second, "
+            f"p95 {s.get('first_views_p95', 0):.0f} ms.",
             "",
         ]
         if s

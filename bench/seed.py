@@ -22,10 +22,13 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from allauth.usersessions.models import UserSession
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
+from django.contrib.sessions.backends.cached_db import KEY_PREFIX
 from django.contrib.sessions.backends.db import SessionStore as DbSessionStore
 from django.contrib.sessions.models import Session
+from django.core.cache import caches
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.db import connection, models, transaction
@@ -350,6 +353,27 @@ def run(
             )
         )
     Session.objects.bulk_create(sessions, batch_size=BATCH)
+    # A sign-in also leaves the session in the cache (the cached_db backend writes
+    # both) and the session's activity row (Account -> Sessions).
+    session_cache = caches[settings.SESSION_CACHE_ALIAS]
+    for start in range(0, len(sessions), BATCH):
+        session_cache.set_many(
+            {
+                KEY_PREFIX + row.session_key: encoder.decode(row.session_data)
+                for row in sessions[start : start + BATCH]
+            },
+            settings.SESSION_COOKIE_AGE,
+        )
+    UserSession.objects.bulk_create(
+        [
+            UserSession(
+                user=user, session_key=row.session_key, ip="127.0.0.1",
+                user_agent="bench", created_at=now, last_seen_at=now,
+            )
+            for user, row in zip(people, sessions, strict=True)
+        ],
+        batch_size=BATCH,
+    )  # fmt: skip
     # API tokens (read scope) for admins of ordinary customers: users i with i % 4 == 0.
     from portal.tokens.models import TokenScope
     from portal.tokens.services import token_create

@@ -297,7 +297,7 @@ MFA_TOTP_TOLERANCE = 1
 # WebAuthn insists on HTTPS except for localhost; development serves plain HTTP.
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not PRODUCTION
 # Activity is tracked by portal.accounts.middleware.SessionActivityMiddleware,
-# which writes at most about once a minute per session instead of on every request.
+# which writes at most every few minutes per session (a twelfth of the idle limit).
 USERSESSIONS_TRACK_ACTIVITY = False
 USERSESSIONS_ADAPTER = "portal.accounts.adapters.UserSessionsAdapter"
 

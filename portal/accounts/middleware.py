@@ -19,9 +19,16 @@ from portal.core.models import AuditAction
 
 SESSION_STARTED = "portal_session_started"
 SESSION_LAST_SEEN = "portal_session_last_seen"
-# Writing the session on every request costs a database write; a minute's
-# precision is plenty for an idle limit measured in hours.
-LAST_SEEN_PRECISION = 60
+# Writing the session on every request costs database writes (the session, the
+# session's activity row); a twelfth of the idle limit, at most 5 minutes, is
+# precision enough for it.
+LAST_SEEN_PRECISION_MAX = 300
+
+
+def last_seen_precision() -> int:
+    """Seconds a session's last-seen time may lag behind its last request."""
+    return max(1, min(LAST_SEEN_PRECISION_MAX, settings.PORTAL_SESSION_IDLE_TIMEOUT // 12))
+
 
 Middleware = Callable[[HttpRequest], HttpResponse]
 
@@ -60,7 +67,7 @@ class SessionLimitsMiddleware:
                     return self.get_response(request)
                 return self._end_session(request)
             last_seen: int = request.session.get(SESSION_LAST_SEEN, started)
-            if now - last_seen >= LAST_SEEN_PRECISION:
+            if now - last_seen >= last_seen_precision():
                 request.session[SESSION_LAST_SEEN] = now
                 request.portal_session_touched = True  # type: ignore[attr-defined]
         return self.get_response(request)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.http import HttpRequest
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
@@ -32,34 +33,46 @@ _providers: list[CardProvider] = []
 
 
 def register_card(provider: CardProvider) -> CardProvider:
-    """Decorator for a function ``(request) -> Card | None`` shown on the dashboard."""
+    """Decorator for a function ``(request) -> Card | None`` shown on the dashboard.
+
+    A card shows the active customer's data as the member's role may see it, the
+    same for every member with that role: the cards are cached per customer and
+    role (see ``dashboard_cards_html``). Nothing of the user's own may go on one.
+    """
     _providers.append(provider)
     return provider
 
 
-def dashboard_cards(request: HttpRequest) -> list[Card]:
-    """The cards of the signed-in user's dashboard, cached until their data changes."""
-    from portal.accounts.request import signed_in_user
+def dashboard_cards_html(request: HttpRequest) -> str:
+    """The signed-in user's dashboard cards as HTML, cached until the customer's data changes.
+
+    A part of the dashboard page (``cached_page``): a change of the customer's data
+    renders these again, not the page around them, and once for all the members
+    who share a role (after a status change, once per role, not once per member).
+    """
     from portal.customers.access import active_membership
 
-    user = signed_in_user(request)
     membership = active_membership(request)
     customers = [membership.customer_id] if membership is not None else []
     key = ":".join(
         [
-            "dashboard",
-            str(user.pk),
-            f"{membership.pk}-{membership.role}" if membership is not None else "-",
+            "dashboard-cards",
+            f"{membership.customer_id}-{membership.role}" if membership is not None else "-",
             get_language() or "",
             # Overdue invoices and "recently" depend on the day.
             timezone.localdate().isoformat(),
-            versions(request, customers=customers, users=[user.id]),
+            versions(request, customers=customers),
         ]
     )
-    return cached_fragment(key, lambda: _compute_cards(request))
+
+    def render_cards() -> str:
+        return render_to_string("core/_dashboard_cards.html", {"cards": dashboard_cards(request)})
+
+    return cached_fragment(key, render_cards)
 
 
-def _compute_cards(request: HttpRequest) -> list[Card]:
+def dashboard_cards(request: HttpRequest) -> list[Card]:
+    """The cards of the signed-in user's dashboard, from every provider."""
     cards = [card for provider in _providers if (card := provider(request)) is not None]
     return cards or [_welcome_card()]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from django.contrib import messages
@@ -26,6 +26,7 @@ from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 
 T = TypeVar("T")
@@ -42,8 +43,9 @@ DELETES_WATCHED = (
     "live.Notification",
 )
 # Rows of a user or customer that no fragment shows and that are written all the
-# time: a session's last-seen time (about once a minute), the audit trail.
-SAVES_IGNORED = frozenset({"usersessions.UserSession", "core.AuditEvent"})
+# time: a session's last-seen time, the audit trail, the live stream's events (what
+# changed is saved in its own rows, which move the versions).
+SAVES_IGNORED = frozenset({"usersessions.UserSession", "core.AuditEvent", "live.LiveEvent"})
 VERSION_TTL = 7 * 24 * 3600
 # The safety net for a change no receiver saw: how stale a fragment can be at most.
 FRAGMENT_TTL = 300
@@ -151,12 +153,18 @@ CSRF_MARK = "portal-csrf-token-1d5c9a2e"
 LIVE_SINCE_MARK = "portal-live-since-4b7e08f3"
 
 
+def part_mark(name: str) -> str:
+    """Where a cached page's part ``name`` goes (see ``cached_page``)."""
+    return f"portal-part-{name}-6f0c2b91"
+
+
 def cached_page(
     request: HttpRequest,
     template_name: str,
     context: Callable[[], dict[str, Any]],
     *,
     customers: Iterable[int] = (),
+    parts: Mapping[str, Callable[[], str]] | None = None,
 ) -> HttpResponse:
     """A signed-in page whose HTML is cached until the user's or these customers' data
     changes (then ``context()`` is built and the page rendered again).
@@ -164,13 +172,20 @@ def cached_page(
     The key holds the user, their active membership and role, the full path, the
     language and the day; pages with a message waiting, or that use the response's
     CSP nonce, are rendered afresh.
+
+    ``parts`` are pieces of HTML that change more often than the rest of the page
+    (the dashboard's cards, with each change of the customer's data): the page is
+    cached with a mark in the context variable of each part's name, and every answer
+    puts in what the part's function returns (it caches under its own versions).
     """
     from portal.accounts.request import signed_in_user
     from portal.customers.access import active_membership
     from portal.live.selectors import live_event_last_id
 
+    parts = parts or {}
     if len(messages.get_messages(request)):
-        return render(request, template_name, context())
+        filled = {name: mark_safe(part()) for name, part in parts.items()}  # noqa: S308 - HTML the part rendered
+        return render(request, template_name, {**context(), **filled})
     user = signed_in_user(request)
     membership = active_membership(request)
     key = ":".join(
@@ -187,6 +202,7 @@ def cached_page(
 
     def render_page() -> str:
         marks = {"csrf_token": CSRF_MARK, "live_since": LIVE_SINCE_MARK}
+        marks.update({name: part_mark(name) for name in parts})
         return render_to_string(template_name, {**context(), **marks}, request)
 
     # A page that asked for this response's CSP nonce belongs to this response alone.
@@ -196,4 +212,6 @@ def cached_page(
     html = html.replace(CSRF_MARK, get_token(request)).replace(
         LIVE_SINCE_MARK, str(live_event_last_id())
     )
+    for name, part in parts.items():
+        html = html.replace(part_mark(name), part(), 1)
     return HttpResponse(html)

@@ -354,3 +354,16 @@ def test_staff_sign_a_person_out_everywhere_from_the_back_office(client: Client)
     assert (event.actor, event.subject_user) == (staff, user)
     assert event.data == {"count": 2, "by_staff": True}
     assert client.get("/backoffice/").status_code == 200  # staff's own session is untouched
+
+
+def test_the_last_seen_time_moves_after_a_twelfth_of_the_idle_limit(
+    client: Client, settings: object
+) -> None:
+    settings.PORTAL_SESSION_IDLE_TIMEOUT = 1200  # type: ignore[attr-defined]
+    _sign_in(client, UserFactory().email, TEST_PASSWORD)
+    _age_session(client, started_ago=600, seen_ago=90)  # within 100 s: not written again
+    client.get("/dashboard/")
+    assert int(time.time()) - client.session[SESSION_LAST_SEEN] >= 90
+    _age_session(client, started_ago=600, seen_ago=110)
+    client.get("/dashboard/")
+    assert int(time.time()) - client.session[SESSION_LAST_SEEN] <= 2

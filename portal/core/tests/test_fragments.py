@@ -14,6 +14,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import HttpResponse
 from django.test import Client, RequestFactory
+from django.test.signals import template_rendered
 from django.test.utils import CaptureQueriesContext
 
 from portal.accounts.models import User
@@ -227,3 +228,45 @@ def test_recording_a_sessions_activity_keeps_the_cached_page() -> None:
     before = fragments.versions(customers=[customer.pk], users=[admin.pk])
     UserSession.objects.create(user=admin, ip="127.0.0.1", session_key="k" * 32)
     assert fragments.versions(customers=[customer.pk], users=[admin.pk]) == before
+
+
+def test_a_change_of_the_customers_data_renders_the_cards_again_not_the_page(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    customer, admin, client = _signed_in_admin()
+    _dashboard(client)
+    rendered: list[str] = []
+
+    def seen(sender: Any, template: Any, **kwargs: Any) -> None:
+        rendered.append(template.name)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        make_request(customer=customer, submitted_by=admin)
+    template_rendered.connect(seen)
+    try:
+        page = _dashboard(client)
+    finally:
+        template_rendered.disconnect(seen)
+    assert "1 open request" in page and "portal-part-" not in page
+    # The page around the cards came from the cache.
+    assert "core/_dashboard_cards.html" in rendered and "core/dashboard.html" not in rendered
+    # A live event alone changes nothing a page shows: the cards stay cached too.
+    with django_capture_on_commit_callbacks(execute=True):
+        live_event_emit(kind="test", topic="t", customer=customer)
+    assert _queries(lambda: _dashboard(client)) == 0
+
+
+def test_members_with_the_same_role_share_the_cards_and_no_one_else_does() -> None:
+    customer, admin, as_admin = _signed_in_admin()
+    make_request(customer=customer, submitted_by=admin)
+    colleague, member = make_member(customer, Role.ADMIN), make_member(customer, Role.MEMBER)
+    as_colleague, as_member = Client(), Client()
+    as_colleague.force_login(colleague)
+    as_member.force_login(member)
+    _dashboard(as_admin)
+    with CaptureQueriesContext(connection) as captured:
+        page = _dashboard(as_colleague)
+    # Only the colleague's own session, user and memberships: no query of a card.
+    assert not any("servicedesk_servicerequest" in q["sql"] for q in captured.captured_queries)
+    assert "1 open request" in page and colleague.email in page and admin.email not in page
+    assert "Manage members" in page and "Manage members" not in _dashboard(as_member)

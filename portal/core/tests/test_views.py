@@ -134,10 +134,10 @@ def test_server_error_page_shows_no_traceback(
 ) -> None:
     from portal.core import views
 
-    def explode(request: object) -> list[object]:
+    def explode(request: object) -> str:
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(views, "dashboard_cards", explode)
+    monkeypatch.setattr(views, "dashboard_cards_html", explode)
     client.force_login(UserFactory())
     client.raise_request_exception = False
     response = client.get("/dashboard/")
