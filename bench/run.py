@@ -396,9 +396,9 @@ def request_lines(path: Path, rows: list[tuple[str, str, str]]) -> Path:
 
 
 def touch_sessions(base: str, cookies: list[str]) -> None:
-    """One page view per session before measuring: the first view of a seeded session
-    loads it into the cache and records its activity (a write that then recurs only
-    about once a minute), which is not what a steady page view costs."""
+    """One page view per session before measuring: the first view of a user fills their
+    cached page and the server process's memory of the user, which is not what a steady
+    page view costs."""
     import httpx
 
     with httpx.Client(timeout=30) as client:

@@ -26,11 +26,13 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 
-from portal.core.fragments import versions
+from portal.core.fragments import FRAGMENT_TTL, remember_version, versions
 
 MAX_USERS = 10_000
-# The safety net for a change that moved no version (a QuerySet.update of users).
-MAX_AGE = 60.0
+# The safety net for a change that moved no version (a QuerySet.update of users,
+# which the portal never does): the same as the cached fragments'. A user seen
+# every half minute on each of several server processes stays in memory.
+MAX_AGE = float(FRAGMENT_TTL)
 
 _rows: OrderedDict[Any, tuple[str, float, tuple[Any, ...]]] = OrderedDict()
 _lock = threading.Lock()
@@ -59,9 +61,11 @@ def cached(get_user: GetUser) -> GetUser:
                 _rows.move_to_end(pk)
         if entry is not None and entry[0] == version and time.monotonic() - entry[1] < MAX_AGE:
             user = model.from_db("default", _fields(), entry[2])
+            remember_version(user, version)
             return user if backend.user_can_authenticate(user) else None
         user = get_user(backend, user_id)
         if user is not None:
+            remember_version(user, version)
             values = tuple(getattr(user, name) for name in _fields())
             with _lock:
                 _rows[pk] = (version, time.monotonic(), values)

@@ -69,6 +69,11 @@ def versions(
     memo: dict[str, Any] = {}
     if request is not None:
         memo = request.__dict__.setdefault("_fragment_versions", {})
+        # The session's user was read under its version (portal.accounts.user_cache).
+        user = request.__dict__.get("_cached_user")
+        known = getattr(user, USER_VERSION, None)
+        if user is not None and known is not None:
+            memo.setdefault(_key("u", user.pk), known)
     found = {key: memo[key] for key in keys if key in memo}
     wanted = [key for key in keys if key not in found]
     if wanted:
@@ -79,6 +84,15 @@ def versions(
             found.update(missing)
         memo.update(found)
     return ".".join(str(found[key]) for key in keys)
+
+
+USER_VERSION = "_portal_fragment_version"
+
+
+def remember_version(user: models.Model, version: str) -> None:
+    """Note on this (per-request) user object the version it was read under, so that the
+    request's ``versions`` need not read it again."""
+    setattr(user, USER_VERSION, version)
 
 
 def versions_bump(*, customers: Iterable[int] = (), users: Iterable[int] = ()) -> None:

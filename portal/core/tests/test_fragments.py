@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 from csp.middleware import CSPMiddleware
 from django.contrib.messages.storage.base import Message
 from django.contrib.messages.storage.session import SessionStorage
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import connection
 from django.http import HttpResponse
 from django.test import Client, RequestFactory
@@ -170,7 +171,24 @@ def test_versions_are_read_once_per_request() -> None:
     assert fragments.versions(users=[5]) == "moved"
 
 
-def test_cache_objects_of_one_configuration_share_one_pool_and_client() -> None:
+def test_a_signed_in_page_reads_the_users_version_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    _customer, admin, client = _signed_in_admin()
+    _dashboard(client)
+    wanted: list[str] = []
+    backend = caches["default"]
+    get_many = backend.get_many
+
+    def counting_get_many(keys: list[str], *args: Any, **kwargs: Any) -> Any:
+        wanted.extend(keys)  # versions are read with get_many
+        return get_many(keys, *args, **kwargs)
+
+    monkeypatch.setattr(backend, "get_many", counting_get_many)
+    _dashboard(client)
+    # Read by the user cache, then taken from the request's user by the page.
+    assert wanted.count(f"fragver:u:{admin.pk}") == 1
+
+
+def test_cache_objects_of_one_configuration_share_one_state() -> None:
     from portal.core.cache import ResilientRedisCache
 
     # Django makes one cache object per thread and request context.
@@ -178,7 +196,25 @@ def test_cache_objects_of_one_configuration_share_one_pool_and_client() -> None:
     second: Any = ResilientRedisCache("redis://127.0.0.1:1/0", {})
     other: Any = ResilientRedisCache("redis://127.0.0.1:1/1", {})
     assert first._cache is second._cache is not other._cache
-    assert first._cache.get_client() is second._cache.get_client()
+
+
+def test_each_thread_keeps_one_redis_client_of_its_own() -> None:
+    from portal.core.cache import ResilientRedisCache
+    from tests.services import redis_server
+
+    with redis_server() as url:
+        cache_a: Any = ResilientRedisCache(url, {})
+        cache_b: Any = ResilientRedisCache(url, {})
+        mine = cache_a._cache.get_client()
+        assert cache_b._cache.get_client() is mine
+        theirs: list[Any] = []
+        thread = threading.Thread(target=lambda: theirs.append(cache_b._cache.get_client()))
+        thread.start()
+        thread.join()
+        assert theirs[0] is not mine
+        assert theirs[0].connection_pool is mine.connection_pool  # one pool per process
+        cache_a.set("k", 1)
+        assert cache_b.get("k") == 1
 
 
 def test_without_redis_fragments_are_not_kept_in_the_process() -> None:
