@@ -14,7 +14,6 @@ from portal.accounts.models import User
 from portal.core.tests.factories import UserFactory
 from portal.customers.models import Customer
 from portal.customers.roles import Permission, Role
-from portal.customers.tests.factories import make_customer, make_member
 from portal.live.services import access_changed, live_event_emit
 from tests.server import PortalServer
 from tests.sse import SSEClient
@@ -43,18 +42,6 @@ def stream(server: PortalServer, user: User | None, query: str = "", **headers: 
         cookies=cookies_for(user) if user is not None else None,
         **headers,
     )
-
-
-@pytest.fixture
-def two_customers() -> dict[str, Any]:
-    acme, other = make_customer("Acme Ltd"), make_customer("Other plc")
-    return {
-        "acme": acme,
-        "other": other,
-        "member": make_member(acme, Role.MEMBER),
-        "billing": make_member(acme, Role.BILLING),
-        "stranger": make_member(other, Role.ADMIN),
-    }
 
 
 def test_anonymous_visitors_get_401(portal_server: PortalServer) -> None:
@@ -86,6 +73,7 @@ def test_only_get_is_allowed(portal_server: PortalServer) -> None:
     assert response.status_code == 405
 
 
+@pytest.mark.usefixtures("both_paths")
 def test_an_event_reaches_its_customer_and_no_one_else(
     portal_server: PortalServer, two_customers: dict[str, Any]
 ) -> None:
@@ -112,6 +100,7 @@ def test_an_event_reaches_its_customer_and_no_one_else(
         assert billing.nothing_within(0.1)
 
 
+@pytest.mark.usefixtures("both_paths")
 def test_personal_and_staff_events_reach_only_their_audience(
     portal_server: PortalServer, two_customers: dict[str, Any]
 ) -> None:
@@ -130,6 +119,7 @@ def test_personal_and_staff_events_reach_only_their_audience(
         assert colleague.nothing_within(0.1)
 
 
+@pytest.mark.usefixtures("both_paths")
 def test_reconnecting_with_last_event_id_replays_exactly_what_was_missed(
     portal_server: PortalServer, two_customers: dict[str, Any]
 ) -> None:
@@ -179,6 +169,7 @@ def test_too_much_missed_asks_the_page_to_reload(
         assert client.next().event == "reload"
 
 
+@pytest.mark.usefixtures("both_paths")
 def test_a_changed_membership_closes_the_stream_for_a_fresh_start(
     portal_server: PortalServer, two_customers: dict[str, Any]
 ) -> None:
@@ -189,6 +180,7 @@ def test_a_changed_membership_closes_the_stream_for_a_fresh_start(
         assert client.ended.wait(2)
 
 
+@pytest.mark.usefixtures("both_paths")
 def test_quiet_streams_get_heartbeats_and_end_after_their_lifetime(
     portal_server: PortalServer, two_customers: dict[str, Any], settings: Any
 ) -> None:
@@ -310,6 +302,7 @@ def test_stream_answers_carry_hsts_when_the_pages_do(settings: Any) -> None:
     assert b"strict-transport-security" not in dict(_security_headers())
 
 
+@pytest.mark.usefixtures("both_paths")
 def test_a_client_that_goes_away_leaves_the_hub_at_once(
     portal_server: PortalServer, two_customers: dict[str, Any]
 ) -> None:
