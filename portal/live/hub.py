@@ -400,12 +400,13 @@ class Hub:
             await asyncio.sleep(min(TEND_EVERY, heartbeat / 2))
             now = time.monotonic()
             for stream in list(self.streams):
-                if stream.wire is not None:
+                wire = stream.wire
+                if wire is not None:
                     try:
-                        stream.wire.tend(now, heartbeat)
+                        wire.tend(now, heartbeat)
                     except Exception:  # one broken connection must not stop the others' heartbeats
                         logger.exception("live hub: tending a stream failed")
-                        stream.wire.transport.abort()
+                        wire.transport.abort()
 
     # --- following the table ---------------------------------------------------
 
