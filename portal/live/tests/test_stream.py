@@ -28,6 +28,22 @@ def cookies_for(user: User) -> dict[str, str]:
     return {name: client.cookies[name].value}
 
 
+def hub_caught_up(timeout: float = 5.0) -> None:
+    """Wait until the test server's hub has handed out every event committed so far, so
+    that a stream opened next does not receive them (a hub that lags delivers events
+    committed just before a stream registered)."""
+    from portal.live import hub as hub_module
+    from portal.live.models import LiveEvent
+
+    newest = LiveEvent.objects.order_by("-pk").values_list("pk", flat=True).first()
+    deadline = time.monotonic() + timeout
+    while newest is not None and time.monotonic() < deadline:
+        hub = hub_module._hub
+        if hub is None or hub.idle or hub.cursor >= newest or newest in hub.seen_above_cursor:
+            return
+        time.sleep(0.02)
+
+
 def emit(customer: Customer | None = None, **fields: Any) -> int:
     fields.setdefault("kind", "service_request.updated")
     fields.setdefault("topic", "service_request:SR-2026-000001")
