@@ -25,9 +25,11 @@ class Cluster:
         nodes: int = 2,
         graceful_shutdown: int = 2,
         migrate: bool = True,
+        server_args: tuple[str, ...] = (),
         **env: str,
     ) -> None:
         self.migrate = migrate  # False for a database made from a migrated template
+        self.server_args = server_args  # more of uvicorn's options, such as --http h11
         # Seconds a stopping node lets requests in progress finish (`serve` gives 20).
         self.graceful_shutdown = graceful_shutdown
         self.env = {
@@ -86,6 +88,7 @@ class Cluster:
                 "warning",
                 "--timeout-graceful-shutdown",
                 str(self.graceful_shutdown),
+                *self.server_args,
             ],
             cwd=ROOT,
             env=self.env,

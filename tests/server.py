@@ -9,6 +9,8 @@ from types import TracebackType
 
 import uvicorn
 
+from portal.core.uvicorn_main import HTTP_PROTOCOL
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -17,7 +19,7 @@ def free_port() -> int:
 
 
 class PortalServer:
-    def __init__(self) -> None:
+    def __init__(self, http: str = HTTP_PROTOCOL) -> None:
         from portal.asgi import application
 
         self.port = free_port()
@@ -27,6 +29,7 @@ class PortalServer:
             host="127.0.0.1",
             port=self.port,
             lifespan="on",
+            http=http,  # as the portal serves (portal/core/uvicorn_main.py)
             log_level="warning",
             access_log=False,
         )

@@ -121,3 +121,40 @@ def test_a_change_through_one_node_reaches_a_stream_on_the_other(cluster: Cluste
         f"{node_a}/live/events", cookies={name: info["member"]}, **{"Last-Event-ID": str(event_id)}
     ) as again:
         assert again.next().id == str(missed["id"])
+
+
+@pytest.mark.parametrize("http", ["portal", "h11"])
+def test_a_stopping_node_ends_its_open_streams(tmp_path: Path, http: str) -> None:
+    """Our protocol hands open streams to the hub, which uvicorn no longer waits for:
+    the hub ends them on shutdown, at once. Under another HTTP protocol the streams
+    stay in ASGI (the fallback): they work, and a stop waits for the graceful timeout."""
+    from django.conf import settings
+
+    graceful = 20 if http == "portal" else 2
+    with Cluster(
+        data_dir=tmp_path / "data",
+        nodes=1,
+        graceful_shutdown=graceful,
+        server_args=() if http == "portal" else ("--http", http),
+        PORTAL_LIVE_BUS="database",
+        PORTAL_STATIC_ROOT=str(settings.STATIC_ROOT),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'shared.sqlite3'}",
+    ) as cluster:
+        info: Any = cluster.python(SETUP)
+        url = cluster.urls[0]
+        with SSEClient(
+            f"{url}/live/events", cookies={info["cookie_name"]: info["member"]}
+        ) as member:
+            assert member.status == 200
+            time.sleep(0.3)
+            written: Any = cluster.python(EMIT.format(acme=info["acme"]))
+            assert member.next(timeout=3).id == str(written["id"])
+            node = cluster.processes[0]
+            stopping = time.monotonic()
+            node.terminate()
+            assert node.wait(graceful + 10) == 0
+            took = time.monotonic() - stopping
+            assert member.ended.wait(2)
+        print(f"stopped with a stream open ({http}): {took:.1f} s")
+        if http == "portal":
+            assert took < 5

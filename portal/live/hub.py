@@ -17,8 +17,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from django.conf import settings
 from django.db import connections
 from django.utils.crypto import constant_time_compare, salted_hmac
 
@@ -26,6 +27,9 @@ from portal.core import metrics
 
 from .audience import Viewer
 from .bus import EventBus, get_bus
+
+if TYPE_CHECKING:
+    from .protocol import Wire
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -49,6 +53,9 @@ AUTH_PARALLEL = 2
 # With no stream open the hub stops reading the table, after this long: a
 # reconnect storm finds it still following, with its history intact.
 IDLE_AFTER = 60.0
+# How often the one task that tends the handed-off streams looks at them (at most:
+# twice per heartbeat when that is shorter). A look at 10,000 costs a few ms.
+TEND_EVERY = 0.25
 
 
 @dataclass(frozen=True)
@@ -103,21 +110,26 @@ class Event:
 class Stream:
     """One open connection's mailbox.
 
-    Kept small on purpose (10,000 of them per process): a list only while
-    events wait, and while the connection waits for them, its task, which a
-    wake-up interrupts (see ``stream._idle``).
+    Kept small on purpose (10,000 of them per process). Handed off from uvicorn
+    (see ``protocol.py``), its ``wire`` takes each event straight to the socket.
+    Otherwise a list holds events only while they wait, and while the connection
+    waits for them, its task, which a wake-up interrupts (see ``stream._idle``).
     """
 
-    __slots__ = ("viewer", "pending", "task", "closed")
+    __slots__ = ("viewer", "pending", "task", "closed", "wire")
 
     def __init__(self, viewer: Viewer) -> None:
         self.viewer = viewer
         self.pending: list[Event] | None = None
         self.task: asyncio.Task[Any] | None = None
         self.closed = False
+        self.wire: Wire | None = None
 
     def push(self, event: Event) -> None:
         if self.closed:
+            return
+        if self.wire is not None:
+            self.wire.send((event,))
             return
         if self.pending is None:
             self.pending = [event]
@@ -131,7 +143,10 @@ class Stream:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            self.wake()
+            if self.wire is not None:
+                self.wire.end()
+            else:
+                self.wake()
 
     def wake(self) -> None:
         """Interrupt the connection's wait, if it waits (its heartbeat timer calls this too)."""
@@ -251,6 +266,7 @@ class Hub:
         self._tasks = [
             asyncio.create_task(self._follow(), name="live-follow"),
             asyncio.create_task(self.bus.listen(self.wake, self.receive), name="live-listen"),
+            asyncio.create_task(self._tend(), name="live-tend"),
         ]
 
     async def stop(self) -> None:
@@ -375,6 +391,22 @@ class Hub:
 
     def streams_of(self, user_id: int) -> int:
         return len(self.by_user.get(user_id, ()))
+
+    async def _tend(self) -> None:
+        """Heartbeats and lifetimes of the handed-off streams: one task for them all,
+        instead of a timer and a suspended task per stream."""
+        while True:
+            heartbeat = settings.PORTAL_LIVE_HEARTBEAT
+            await asyncio.sleep(min(TEND_EVERY, heartbeat / 2))
+            now = time.monotonic()
+            for stream in list(self.streams):
+                wire = stream.wire
+                if wire is not None:
+                    try:
+                        wire.tend(now, heartbeat)
+                    except Exception:  # one broken connection must not stop the others' heartbeats
+                        logger.exception("live hub: tending a stream failed")
+                        wire.transport.abort()
 
     # --- following the table ---------------------------------------------------
 

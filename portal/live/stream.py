@@ -27,11 +27,12 @@ from portal.router import Receive, Scope, Send
 from .audience import Viewer
 from .authentication import Credentials, authenticate
 from .hub import Event, Stream, get_hub
+from .protocol import HANDOFF, LIVE_PATH, Handoff
 
 __all__ = ["PATH", "Credentials", "authenticate", "live_app"]
 
 logger = logging.getLogger(__name__)
-PATH = "/live/events"
+PATH = LIVE_PATH
 
 
 async def live_app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -97,6 +98,7 @@ async def _live(scope: Scope, receive: Receive, send: Send, started: float) -> N
         return
 
     stream = hub.register(viewer)
+    handed_off = False
     try:
         await hub.resume()
         _observe(scope, 200, started)
@@ -128,21 +130,26 @@ async def _live(scope: Scope, receive: Receive, send: Send, started: float) -> N
                 await _body(send, event.frame)
             sent = {event.id for event in missed} or None
             del missed
+        handoff: Handoff | None = (scope.get("extensions") or {}).get(HANDOFF)
+        # Under our uvicorn protocol the hub takes the connection from here: no task,
+        # coroutine or timer stays behind per stream (see protocol.py).
+        if handoff is not None and handoff(hub, stream, sent, _lifetime()):
+            handed_off = True
+            return
         await _pump(receive, send, stream, sent)
     except OSError:
         pass  # the client went away while we wrote
     finally:
-        hub.unregister(stream)
-        with contextlib.suppress(Exception):
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        if not handed_off:
+            hub.unregister(stream)
+            with contextlib.suppress(Exception):
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 async def _pump(receive: Receive, send: Send, stream: Stream, sent: set[int] | None) -> None:
     loop = asyncio.get_running_loop()
     heartbeat = settings.PORTAL_LIVE_HEARTBEAT
-    lifetime = settings.PORTAL_LIVE_MAX_STREAM_SECONDS
-    # Spread the reconnects of streams opened together.
-    deadline = loop.time() + lifetime * random.uniform(0.9, 1.0)  # noqa: S311 - not security
+    deadline = loop.time() + _lifetime()
     while True:
         remaining = deadline - loop.time()
         if remaining <= 0:
@@ -164,6 +171,13 @@ async def _pump(receive: Receive, send: Send, stream: Stream, sent: set[int] | N
             await _body(send, b"".join(event.frame for event in events))
         if stream.closed:
             return
+
+
+def _lifetime() -> float:
+    """Seconds a stream stays open: spread, so streams opened together do not all
+    reconnect together."""
+    spread = random.uniform(0.9, 1.0)  # noqa: S311 - not security
+    return settings.PORTAL_LIVE_MAX_STREAM_SECONDS * spread
 
 
 async def _idle(receive: Receive, stream: Stream) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import transaction
 
-from portal.live.tests.test_stream import cookies_for
+from portal.live.tests.test_stream import cookies_for, hub_caught_up
 from portal.servicedesk import services
 from portal.servicedesk.workflow import Status
 from tests.server import PortalServer
@@ -20,6 +20,7 @@ def test_a_staff_status_change_streams_to_members_and_to_no_one_else(
 ) -> None:
     sr = world.acme_request
     url = f"{portal_server.url}/live/events"
+    hub_caught_up()  # the world's own events (the requests' creation) are not what we wait for
     with (
         SSEClient(url, cookies=cookies_for(world.member)) as member,
         SSEClient(url, cookies=cookies_for(world.billing)) as billing,
