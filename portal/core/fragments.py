@@ -23,10 +23,8 @@ from django.core.cache import cache
 from django.db import models, transaction
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
-from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 
 T = TypeVar("T")
@@ -197,9 +195,10 @@ def cached_page(
     from portal.live.selectors import live_event_last_id
 
     parts = parts or {}
+    part_marks = {name: part_mark(name) for name in parts}
     if len(messages.get_messages(request)):
-        filled = {name: mark_safe(part()) for name, part in parts.items()}  # noqa: S308 - HTML the part rendered
-        return render(request, template_name, {**context(), **filled})
+        page = render_to_string(template_name, {**context(), **part_marks}, request)
+        return HttpResponse(_fill_parts(page, parts))
     user = signed_in_user(request)
     membership = active_membership(request)
     key = ":".join(
@@ -215,8 +214,7 @@ def cached_page(
     )
 
     def render_page() -> str:
-        marks = {"csrf_token": CSRF_MARK, "live_since": LIVE_SINCE_MARK}
-        marks.update({name: part_mark(name) for name in parts})
+        marks = {"csrf_token": CSRF_MARK, "live_since": LIVE_SINCE_MARK, **part_marks}
         return render_to_string(template_name, {**context(), **marks}, request)
 
     # A page that asked for this response's CSP nonce belongs to this response alone.
@@ -226,6 +224,10 @@ def cached_page(
     html = html.replace(CSRF_MARK, get_token(request)).replace(
         LIVE_SINCE_MARK, str(live_event_last_id())
     )
+    return HttpResponse(_fill_parts(html, parts))
+
+
+def _fill_parts(html: str, parts: Mapping[str, Callable[[], str]]) -> str:
     for name, part in parts.items():
         html = html.replace(part_mark(name), part(), 1)
-    return HttpResponse(html)
+    return html

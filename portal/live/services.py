@@ -12,6 +12,7 @@ from django.utils import timezone, translation
 
 from portal.accounts.models import User
 from portal.accounts.selectors import wants_notification
+from portal.core.fragments import versions_bump
 from portal.core.tasks import send_email_on_commit
 from portal.customers.models import Customer
 from portal.customers.roles import Permission
@@ -109,6 +110,8 @@ def notifications_mark_read(*, user: User, notification_ids: list[int] | None = 
         unread = unread.filter(pk__in=notification_ids)
     count = unread.update(read_at=timezone.now())
     if count:
+        # An update moves no version by itself: the cached unread count must go.
+        versions_bump(users=[user.pk])
         _emit_unread_count(user=user)
     return count
 

@@ -97,6 +97,7 @@ def test_marking_read_touches_only_my_notifications() -> None:
     mine = services.notification_send(user=me, kind="invoice", title="mine")
     theirs = services.notification_send(user=someone, kind="invoice", title="theirs")
     assert mine is not None and theirs is not None
+    assert selectors.unread_notification_count(user=me) == 1  # now cached
     assert services.notifications_mark_read(user=me, notification_ids=[theirs.pk]) == 0
     assert services.notifications_mark_read(user=me) == 1
     theirs.refresh_from_db()
