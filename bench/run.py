@@ -356,7 +356,7 @@ CONTENT_PAGE = "/pages/app-comp-001-customer-portal/"
 
 HEADER = """# Benchmarks
 
-Figures from `bench/run.py`: `make bench` (about 15 minutes) or `make bench-quick` (a few
+Figures from `bench/run.py`: `make bench` (about 18 minutes) or `make bench-quick` (a few
 minutes: 2,000 streams held 30 s, growth up to 10,000 requests). Both start their own
 PostgreSQL and Redis, migrate, seed with COPY (`bench/seed.py`), serve the portal with
 `manage.py serve` in production settings and write a section here, newest first; the raw
@@ -373,9 +373,11 @@ figures go to `var/bench-results.json`. `--skip-streams` leaves out the live str
   main page signed in, with an empty cache and again; bytes are Resource Timing
   `transferSize` (headers included, 0 for a cache hit), time is Navigation Timing
   `loadEventEnd`.
-- **(b, d) streams** (`bench/clients.py`): N signed-in users each hold a live stream while
-  paced page views (one per user per 30 s) and 5 status changes a second run; then every
-  stream is dropped and reconnects with `Last-Event-ID`.
+- **(b, d) streams** (`bench/clients.py`): each of N signed-in users first loads the
+  dashboard (as a browser loads the page that opens its stream), then all N hold a live
+  stream while paced page views (one per user per 30 s, 32 connections) and 5 status
+  changes a second (`bench/emitter.py`: a request's status saved with its timeline entry,
+  and an event) run; then every stream is dropped and reconnects with `Last-Event-ID`.
 - **(e) two nodes** (`bench/two_nodes.py`): the portal twice (one process each) behind
   Debian's nginx with `deploy/nginx/portal-locations.conf`, sharing PostgreSQL and Redis:
   the bare page and the dashboard through nginx, then live streams spread over both nodes
