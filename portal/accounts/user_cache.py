@@ -26,13 +26,13 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 
-from portal.core.fragments import FRAGMENT_TTL, remember_version, versions
+from portal.core.fragments import remember_version, versions
 
 MAX_USERS = 10_000
 # The safety net for a change that moved no version (a QuerySet.update of users,
-# which the portal never does): the same as the cached fragments'. A user seen
-# every half minute on each of several server processes stays in memory.
-MAX_AGE = float(FRAGMENT_TTL)
+# which the portal never does): a user seen every half minute on each of several
+# server processes stays in memory, and is read afresh every 5 minutes regardless.
+MAX_AGE = 300.0
 
 _rows: OrderedDict[Any, tuple[str, float, tuple[Any, ...]]] = OrderedDict()
 _lock = threading.Lock()
