@@ -356,7 +356,7 @@ CONTENT_PAGE = "/pages/app-comp-001-customer-portal/"
 
 HEADER = """# Benchmarks
 
-Figures from `bench/run.py`: `make bench` (about 18 minutes) or `make bench-quick` (a few
+Figures from `bench/run.py`: `make bench` (about 15 minutes) or `make bench-quick` (a few
 minutes: 2,000 streams held 30 s, growth up to 10,000 requests). Both start their own
 PostgreSQL and Redis, migrate, seed with COPY (`bench/seed.py`), serve the portal with
 `manage.py serve` in production settings and write a section here, newest first; the raw
