@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -14,6 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
 from portal.accounts.request import signed_in_user
+from portal.core.fragments import cached_page, unfiltered
 from portal.customers.access import customer_permission_required
 from portal.customers.models import Customer, Membership
 from portal.customers.roles import Permission
@@ -48,19 +50,23 @@ def _customer(request: HttpRequest) -> Customer:
 @require_safe
 def invoice_list(request: HttpRequest) -> HttpResponse:
     customer = _customer(request)
-    form = InvoiceFilterForm(request.GET)
-    status = form.cleaned_data["status"] if form.is_valid() else ""
-    page = Paginator(selectors.invoice_list(customer=customer, status=status), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
-    context = {
-        "customer": customer,
-        "page": page,
-        "filter_form": form,
-        "status": status,
-        "outstanding": selectors.invoice_outstanding(customer=customer),
-    }
-    return render(request, "billing/invoice_list.html", context)
+
+    def context() -> dict[str, Any]:
+        form = InvoiceFilterForm(request.GET)
+        status = form.cleaned_data["status"] if form.is_valid() else ""
+        invoices = selectors.invoice_list(customer=customer, status=status)
+        return {
+            "customer": customer,
+            "page": Paginator(invoices, PAGE_SIZE).get_page(request.GET.get("page")),
+            "filter_form": form,
+            "status": status,
+            "outstanding": selectors.invoice_outstanding(customer=customer),
+        }
+
+    if not unfiltered(request):
+        return render(request, "billing/invoice_list.html", context())
+    # Invoices move their customer's version (payments save the invoice they settle).
+    return cached_page(request, "billing/invoice_list.html", context, customers=[customer.pk])
 
 
 def _payable(request: HttpRequest, invoice: Invoice) -> bool:

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
+from portal.core.fragments import cached_page, unfiltered
 from portal.core.text import search_words
 
 from . import selectors, services
@@ -43,19 +46,26 @@ def index(request: HttpRequest) -> HttpResponse:
 def page(request: HttpRequest, doc_id: str) -> HttpResponse:
     services.content_refresh_if_changed()
     user = request.user
-    page = selectors.page_get_for_user(user=user, doc_id=doc_id)
-    staff = _is_staff(request)
-    context = {
-        "page": page,
-        "body": selectors.page_body_for_user(user=user, page=page),
-        "related": selectors.page_related(user=user, page=page),
-        "referenced_by": selectors.page_referenced_by(user=user, page=page),
-        "show_toc": len(page.toc) >= TOC_MIN_ENTRIES,
-        "show_staff_info": staff,
-        "review_overdue": staff and page.review_overdue(timezone.localdate()),
-        "production": ContentStatus.PRODUCTION,
-    }
-    return render(request, "content/page.html", context)
+
+    def context() -> dict[str, Any]:
+        page = selectors.page_get_for_user(user=user, doc_id=doc_id)
+        staff = _is_staff(request)
+        return {
+            "page": page,
+            "body": selectors.page_body_for_user(user=user, page=page),
+            "related": selectors.page_related(user=user, page=page),
+            "referenced_by": selectors.page_referenced_by(user=user, page=page),
+            "show_toc": len(page.toc) >= TOC_MIN_ENTRIES,
+            "show_staff_info": staff,
+            "review_overdue": staff and page.review_overdue(timezone.localdate()),
+            "production": ContentStatus.PRODUCTION,
+        }
+
+    if not unfiltered(request):
+        return render(request, "content/page.html", context())
+    # Pages are site-wide rows (a sync saves them); who may read one depends on the
+    # visitor, whose key the cached page holds.
+    return cached_page(request, "content/page.html", context, site=True)
 
 
 @require_safe

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from django.contrib import messages
 from django.core.cache import cache
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models, transaction
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
@@ -39,7 +40,31 @@ DELETES_WATCHED = (
     "billing.Invoice",
     "documents.Document",
     "live.Notification",
+    "documents.DocumentVersion",
+    "servicedesk.RequestType",
+    "documents.Category",
+    "content.ContentPage",
 )
+# Rows no customer or user owns that cached pages show (request types in a list's
+# filter, document categories, help pages): one site-wide version covers them.
+SITE_WIDE = frozenset(
+    {
+        "servicedesk.RequestType",
+        "servicedesk.FieldDefinition",
+        "documents.Category",
+        "content.ContentPage",
+        "content.ContentIndexState",  # saved at the end of every content sync
+    }
+)
+# Rows that belong to a customer through a parent row, shown on a cached page (a
+# document's versions: scan status and size in the library; a request's timeline,
+# conversation and files on its page). A change moves the parent's owners on.
+OWNED_THROUGH = {
+    "documents.DocumentVersion": "document",
+    "servicedesk.StatusChange": "service_request",
+    "servicedesk.Comment": "service_request",
+    "servicedesk.Attachment": "service_request",
+}
 # Rows of a user or customer that no fragment shows and that are written all the
 # time: a session's last-seen time, the audit trail, the live stream's events (what
 # changed is saved in its own rows, which move the versions).
@@ -56,17 +81,27 @@ def _key(kind: str, pk: int) -> str:
     return f"fragver:{kind}:{pk}"
 
 
+SITE_KEY = _key("s", 0)
+
+
+def _keys(customers: Iterable[int], users: Iterable[int], site: bool) -> list[str]:
+    keys = [_key("c", pk) for pk in customers] + [_key("u", pk) for pk in users]
+    return [*keys, SITE_KEY] if site else keys
+
+
 def versions(
     request: HttpRequest | None = None,
     *,
     customers: Iterable[int] = (),
     users: Iterable[int] = (),
+    site: bool = False,
 ) -> str:
-    """The current versions of these customers and users, as one key part.
+    """The current versions of these customers and users (and with ``site``, of the
+    site-wide rows, see ``SITE_WIDE``), as one key part.
 
     With ``request``, each version is read once per request.
     """
-    keys = [_key("c", pk) for pk in customers] + [_key("u", pk) for pk in users]
+    keys = _keys(customers, users, site)
     memo: dict[str, Any] = {}
     if request is not None:
         memo = request.__dict__.setdefault("_fragment_versions", {})
@@ -96,14 +131,16 @@ def remember_version(user: models.Model, version: str) -> None:
     setattr(user, USER_VERSION, version)
 
 
-def versions_bump(*, customers: Iterable[int] = (), users: Iterable[int] = ()) -> None:
+def versions_bump(
+    *, customers: Iterable[int] = (), users: Iterable[int] = (), site: bool = False
+) -> None:
     """Move these versions on now and again once the current transaction commits.
 
     The second move is the one that matters: a page computed from the old rows
     during the transaction was stored under the first. The first lets this
     transaction's own later reads (and tests, which never commit) see the change.
     """
-    keys = [_key("c", pk) for pk in customers] + [_key("u", pk) for pk in users]
+    keys = _keys(customers, users, site)
     if not keys:
         return
 
@@ -135,6 +172,13 @@ def owners_of(instance: models.Model) -> tuple[list[int], list[int]]:
 
     from portal.customers.models import Customer
 
+    parent_field = OWNED_THROUGH.get(instance._meta.label)
+    if parent_field is not None:
+        try:
+            parent = getattr(instance, parent_field)
+        except ObjectDoesNotExist:  # deleted together with its parent
+            return [], []
+        return owners_of(parent)
     customers: list[int] = []
     users: list[int] = []
     if isinstance(instance, Customer):
@@ -154,11 +198,13 @@ def owners_of(instance: models.Model) -> tuple[list[int], list[int]]:
 
 def row_changed(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
     """``post_save`` / ``post_delete`` receiver for every model."""
-    if kwargs.get("raw") or sender._meta.label in SAVES_IGNORED:
+    label = sender._meta.label
+    if kwargs.get("raw") or label in SAVES_IGNORED:
         return  # loading fixtures, or a row no fragment shows
     customers, users = owners_of(instance)
-    if customers or users:
-        versions_bump(customers=customers, users=users)
+    site = label in SITE_WIDE
+    if customers or users or site:
+        versions_bump(customers=customers, users=users, site=site)
 
 
 # Stand-ins rendered into a cached page and replaced in every answer: the CSRF
@@ -179,10 +225,12 @@ def cached_page(
     context: Callable[[], dict[str, Any]],
     *,
     customers: Iterable[int] = (),
+    site: bool = False,
     parts: Mapping[str, Callable[[], str]] | None = None,
 ) -> HttpResponse:
-    """A signed-in page whose HTML is cached until the user's or these customers' data
-    changes (then ``context()`` is built and the page rendered again).
+    """A page whose HTML is cached until the user's or these customers' data
+    changes (then ``context()`` is built and the page rendered again); with ``site``,
+    also until a site-wide row changes (``SITE_WIDE``).
 
     The key holds the user, their active membership and role, the full path, the
     language and the day; pages with a message waiting, or that use the response's
@@ -202,17 +250,23 @@ def cached_page(
     if len(messages.get_messages(request)):
         page = render_to_string(template_name, {**context(), **part_marks}, request)
         return HttpResponse(_fill_parts(page, parts))
-    user = signed_in_user(request)
-    membership = active_membership(request)
+    # A visitor who is not signed in sees what every such visitor sees (a help page).
+    user = signed_in_user(request) if request.user.is_authenticated else None
+    membership = active_membership(request) if user is not None else None
     key = ":".join(
         [
             "page",
-            str(user.pk),
+            str(user.pk) if user is not None else "visitor",
             f"{membership.pk}-{membership.role}" if membership is not None else "-",
             hashlib.sha256(request.get_full_path().encode()).hexdigest()[:24],
             get_language() or "",
             timezone.localdate().isoformat(),
-            versions(request, customers=customers, users=[user.id]),
+            versions(
+                request,
+                customers=customers,
+                users=[user.pk] if user is not None else [],
+                site=site,
+            ),
         ]
     )
 
@@ -228,6 +282,15 @@ def cached_page(
         LIVE_SINCE_MARK, str(live_event_last_id())
     )
     return HttpResponse(_fill_parts(html, parts))
+
+
+def unfiltered(request: HttpRequest) -> bool:
+    """Whether a list is asked for as it comes, at most with a page number.
+
+    Lists cache those answers (``cached_page``); a search or filter is rendered for
+    its answer, so that arbitrary queries do not fill the cache.
+    """
+    return all(name == "page" for name in request.GET)
 
 
 def _fill_parts(html: str, parts: Mapping[str, Callable[[], str]]) -> str:

@@ -16,6 +16,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from portal.accounts.request import signed_in_user
+from portal.core.fragments import cached_page, unfiltered
 from portal.customers.access import customer_permission_required, user_memberships
 from portal.customers.models import Customer, Membership
 from portal.customers.roles import Permission
@@ -48,31 +49,37 @@ def _wants_json(request: HttpRequest) -> bool:
 def library(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
     customer = _customer(request)
-    references = selectors.request_references_in_use(user=user, customer=customer)
-    filter_form = LibraryFilterForm(request.GET or None, references=references)
-    filters = selectors.DocumentFilters()
-    if filter_form.is_valid():
-        data = filter_form.cleaned_data
-        filters = selectors.DocumentFilters(
-            search=data["q"].strip(),
-            category=data["category"],
-            request_reference=data["request"],
-            since=data["since"],
-            until=data["until"],
-            sort=data["sort"] or selectors.DEFAULT_SORT,
-        )
-    documents = selectors.document_list(user=user, customer=customer, filters=filters)
-    page = Paginator(documents, PAGE_SIZE).get_page(request.GET.get("page"))
-    filtered = filters != selectors.DocumentFilters()
-    context = {
-        "customer": customer,
-        "page": page,
-        "filter_form": filter_form,
-        "filtered": filtered,
-        "upload_form": UploadForm() if _can_upload(request) else None,
-        **_usage(customer),
-    }
-    return render(request, "documents/library.html", context)
+
+    def context() -> dict[str, Any]:
+        references = selectors.request_references_in_use(user=user, customer=customer)
+        filter_form = LibraryFilterForm(request.GET or None, references=references)
+        filters = selectors.DocumentFilters()
+        if filter_form.is_valid():
+            data = filter_form.cleaned_data
+            filters = selectors.DocumentFilters(
+                search=data["q"].strip(),
+                category=data["category"],
+                request_reference=data["request"],
+                since=data["since"],
+                until=data["until"],
+                sort=data["sort"] or selectors.DEFAULT_SORT,
+            )
+        documents = selectors.document_list(user=user, customer=customer, filters=filters)
+        return {
+            "customer": customer,
+            "page": Paginator(documents, PAGE_SIZE).get_page(request.GET.get("page")),
+            "filter_form": filter_form,
+            "filtered": filters != selectors.DocumentFilters(),
+            "upload_form": UploadForm() if _can_upload(request) else None,
+            **_usage(customer),
+        }
+
+    if not unfiltered(request):
+        return render(request, "documents/library.html", context())
+    # Documents and their versions move the customer's version; categories the site's.
+    return cached_page(
+        request, "documents/library.html", context, customers=[customer.pk], site=True
+    )
 
 
 def _usage(customer: Customer) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from itertools import groupby
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -14,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from portal.accounts.request import signed_in_user
+from portal.core.fragments import cached_page, unfiltered
 from portal.core.paging import CappedPaginator
 from portal.core.text import search_words
 from portal.customers.access import (
@@ -160,34 +162,39 @@ def submitted(request: HttpRequest, reference: str) -> HttpResponse:
 @customer_permission_required(Permission.REQUESTS_VIEW)
 @require_safe
 def request_list(request: HttpRequest) -> HttpResponse:
-    customer = _membership(request).customer
-    type_choices = [
-        (t.slug, t.name) for t in selectors.request_types_for_catalog().only("slug", "name")
-    ]
-    form = ListFilterForm(request.GET or None, type_choices=type_choices)
-    filters = selectors.RequestFilters()
-    if form.is_bound and form.is_valid():
-        data = form.cleaned_data
-        filters = selectors.RequestFilters(
-            status=data["status"],
-            request_type=data["type"],
-            submitted_from=data["submitted_from"],
-            submitted_to=data["submitted_to"],
-            search=data["q"],
+    membership = _membership(request)
+
+    def context() -> dict[str, Any]:
+        type_choices = [
+            (t.slug, t.name) for t in selectors.request_types_for_catalog().only("slug", "name")
+        ]
+        form = ListFilterForm(request.GET or None, type_choices=type_choices)
+        filters = selectors.RequestFilters()
+        if form.is_bound and form.is_valid():
+            data = form.cleaned_data
+            filters = selectors.RequestFilters(
+                status=data["status"],
+                request_type=data["type"],
+                submitted_from=data["submitted_from"],
+                submitted_to=data["submitted_to"],
+                search=data["q"],
+            )
+        requests = selectors.service_request_list(
+            user=signed_in_user(request), customer=membership.customer, filters=filters
         )
-    requests = selectors.service_request_list(
-        user=signed_in_user(request), customer=customer, filters=filters
-    )
-    page = CappedPaginator(requests, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "servicedesk/list.html",
-        {
+        page = CappedPaginator(requests, PAGE_SIZE).get_page(request.GET.get("page"))
+        return {
             "page": page,
             "form": form,
             "filtered": filters != selectors.RequestFilters(),
-            "may_submit": _membership(request).allows(Permission.REQUESTS_SUBMIT),
-        },
+            "may_submit": membership.allows(Permission.REQUESTS_SUBMIT),
+        }
+
+    if not unfiltered(request):
+        return render(request, "servicedesk/list.html", context())
+    # The requests' rows move the customer's version; request types' names the site's.
+    return cached_page(
+        request, "servicedesk/list.html", context, customers=[membership.customer_id], site=True
     )
 
 
@@ -216,14 +223,13 @@ def detail(request: HttpRequest, reference: str) -> HttpResponse:
             else:
                 messages.success(request, _("Your message has been sent."))
                 return redirect("servicedesk:detail", reference=reference)
-    timeline = selectors.timeline(service_request=service_request)
-    waiting_question = ""
-    if service_request.status == Status.WAITING_FOR_CUSTOMER and timeline:
-        waiting_question = timeline[-1].note
-    return render(
-        request,
-        "servicedesk/detail.html",
-        {
+
+    def context() -> dict[str, Any]:
+        timeline = selectors.timeline(service_request=service_request)
+        waiting_question = ""
+        if service_request.status == Status.WAITING_FOR_CUSTOMER and timeline:
+            waiting_question = timeline[-1].note
+        return {
             "service_request": service_request,
             "timeline": timeline,
             "waiting_question": waiting_question,
@@ -240,7 +246,13 @@ def detail(request: HttpRequest, reference: str) -> HttpResponse:
             "may_rate": may_act
             and service_request.rating is None
             and service_request.status in (Status.RESOLVED, Status.CLOSED),
-        },
+        }
+
+    if request.method == "POST" or not unfiltered(request):  # a message with a mistake
+        return render(request, "servicedesk/detail.html", context())
+    # The request's row, timeline, conversation and files move its customer's version.
+    return cached_page(
+        request, "servicedesk/detail.html", context, customers=[service_request.customer_id]
     )
 
 
