@@ -60,13 +60,16 @@ def _isolated_cache(settings: Any) -> Iterator[None]:
     from django.core.cache import cache
 
     from portal.accounts.user_cache import forget_all
+    from portal.core.fragments import forget_local
 
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     cache.clear()
     forget_all()
+    forget_local()
     yield
     cache.clear()
     forget_all()
+    forget_local()
 
 
 @pytest.fixture(autouse=True)

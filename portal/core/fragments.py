@@ -14,7 +14,11 @@ computed every time, never served stale.
 from __future__ import annotations
 
 import hashlib
+import pickle  # nosec B403 - only for copies this process made itself
 import secrets
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -152,17 +156,61 @@ def versions_bump(
         transaction.on_commit(bump)
 
 
+# Small fragments read on every page (a user's memberships) are also kept in the
+# server process's memory under the same versioned key: the version, read from Redis
+# as ever, decides whether the copy holds, and a round trip is saved.
+LOCAL_MAX = 20_000
+_local: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+_local_lock = threading.Lock()
+
+
+def _local_get(key: str) -> Any:
+    with _local_lock:
+        entry = _local.get(key)
+        if entry is not None:
+            _local.move_to_end(key)
+    if entry is None or entry[0] < time.monotonic():
+        return None
+    return pickle.loads(entry[1])  # noqa: S301 - our own pickle, made in this process
+
+
+def _local_put(key: str, value: Any) -> None:
+    # Pickled, so that every request gets objects of its own.
+    entry = (time.monotonic() + FRAGMENT_TTL, pickle.dumps(value))
+    with _local_lock:
+        _local[key] = entry
+        _local.move_to_end(key)
+        while len(_local) > LOCAL_MAX:
+            _local.popitem(last=False)
+
+
+def forget_local() -> None:
+    """Empty this process's copies of fragments (tests)."""
+    with _local_lock:
+        _local.clear()
+
+
 def cached_fragment(
-    key: str, compute: Callable[[], T], *, keep: Callable[[], bool] = lambda: True
+    key: str,
+    compute: Callable[[], T],
+    *,
+    keep: Callable[[], bool] = lambda: True,
+    local: bool = False,
 ) -> T:
     """``compute()``, from the cache when a fragment with this (versioned) key is there;
-    a computed value is stored unless ``keep()`` says no."""
+    a computed value is stored unless ``keep()`` says no. With ``local``, a copy is
+    kept in this process's memory too (for small fragments every page reads)."""
     key = f"fragment:{key}"
-    value: Any = cache.get(key)
+    value: Any = _local_get(key) if local else None
+    if value is not None:
+        return value  # type: ignore[no-any-return]
+    value = cache.get(key)
     if value is None:
         value = compute()
         if keep():
             cache.set(key, value, FRAGMENT_TTL)
+    if local and keep():
+        _local_put(key, value)
     return value  # type: ignore[no-any-return]
 
 
@@ -227,6 +275,7 @@ def cached_page(
     customers: Iterable[int] = (),
     site: bool = False,
     parts: Mapping[str, Callable[[], str]] | None = None,
+    parts_customers: Iterable[int] = (),
 ) -> HttpResponse:
     """A page whose HTML is cached until the user's or these customers' data
     changes (then ``context()`` is built and the page rendered again); with ``site``,
@@ -240,10 +289,12 @@ def cached_page(
     (the dashboard's cards, with each change of the customer's data): the page is
     cached with a mark in the context variable of each part's name, and every answer
     puts in what the part's function returns (it caches under its own versions).
+    The versions of ``parts_customers``, which the parts will ask for, are read
+    together with the page.
     """
     from portal.accounts.request import signed_in_user
     from portal.customers.access import active_membership
-    from portal.live.selectors import live_event_last_id
+    from portal.live.selectors import LAST_ID_KEY, live_event_last_id
 
     parts = parts or {}
     part_marks = {name: part_mark(name) for name in parts}
@@ -274,12 +325,21 @@ def cached_page(
         marks = {"csrf_token": CSRF_MARK, "live_since": LIVE_SINCE_MARK, **part_marks}
         return render_to_string(template_name, {**context(), **marks}, request)
 
-    # A page that asked for this response's CSP nonce belongs to this response alone.
-    html = cached_fragment(
-        key, render_page, keep=lambda: getattr(request, "_csp_nonce", None) is None
-    )
+    # One round trip for the page, the newest live event and the parts' versions.
+    page_key = f"fragment:{key}"
+    memo: dict[str, Any] = request.__dict__.setdefault("_fragment_versions", {})
+    ahead = [_key("c", pk) for pk in parts_customers if _key("c", pk) not in memo]
+    found = cache.get_many([page_key, LAST_ID_KEY, *ahead])
+    memo.update({version_key: found[version_key] for version_key in ahead if version_key in found})
+    html = found.get(page_key)
+    if not isinstance(html, str):
+        html = render_page()
+        # A page that asked for this response's CSP nonce belongs to this response alone.
+        if getattr(request, "_csp_nonce", None) is None:
+            cache.set(page_key, html, FRAGMENT_TTL)
+    last_id = found.get(LAST_ID_KEY)
     html = html.replace(CSRF_MARK, get_token(request)).replace(
-        LIVE_SINCE_MARK, str(live_event_last_id())
+        LIVE_SINCE_MARK, str(last_id if isinstance(last_id, int) else live_event_last_id())
     )
     return HttpResponse(_fill_parts(html, parts))
 

@@ -11,6 +11,8 @@ from django.template import loader
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from portal.customers.access import active_membership
+
 from .dashboard import dashboard_cards_html
 from .fragments import cached_page
 
@@ -50,8 +52,13 @@ def home(request: HttpRequest) -> HttpResponse:
 def dashboard(request: HttpRequest) -> HttpResponse:
     # The page around the cards shows only the user's own data (the header's memberships
     # and unread count): it stays cached while the customer's requests change.
+    membership = active_membership(request)
     return cached_page(
-        request, "core/dashboard.html", dict, parts={"cards": lambda: dashboard_cards_html(request)}
+        request,
+        "core/dashboard.html",
+        dict,
+        parts={"cards": lambda: dashboard_cards_html(request)},
+        parts_customers=[membership.customer_id] if membership is not None else [],
     )
 
 

@@ -36,6 +36,7 @@ def user_memberships(request: HttpRequest) -> list[Membership]:
             cached_fragment(
                 f"memberships:{user.pk}:{versions(request, users=[user.pk])}",
                 lambda: list(memberships_for_user(user=user)),
+                local=True,
             )
             if user.is_authenticated
             else []

@@ -306,3 +306,22 @@ def test_members_with_the_same_role_share_the_cards_and_no_one_else_does() -> No
     assert not any("servicedesk_servicerequest" in q["sql"] for q in captured.captured_queries)
     assert "1 open request" in page and colleague.email in page and admin.email not in page
     assert "Manage members" in page and "Manage members" not in _dashboard(as_member)
+
+
+def test_a_local_fragment_is_served_from_memory_while_its_version_holds() -> None:
+    customer, admin, client = _signed_in_admin()
+    _dashboard(client)
+    key = f"fragment:memberships:{admin.pk}:{fragments.versions(users=[admin.pk])}"
+    assert cache.get(key) is not None
+    cache.delete(key)  # only this process's copy is left
+    assert _queries(lambda: _dashboard(client)) == 0
+
+    # A new membership moves the user's version: the copy in memory is not used.
+    Membership.objects.create(user=admin, customer=make_customer("Second Ltd"), role=Role.MEMBER)
+    assert "Second Ltd" in _dashboard(client)
+
+
+def test_each_read_of_a_local_fragment_gets_objects_of_its_own() -> None:
+    first = fragments.cached_fragment("local-test:1", lambda: ["a"], local=True)
+    second = fragments.cached_fragment("local-test:1", lambda: ["never"], local=True)
+    assert first == second == ["a"] and first is not second
