@@ -877,8 +877,11 @@ def write_report(path: Path, results: dict[str, Any], quick: bool) -> None:
         ]
     )
     header = HEADER
-    old = path.read_text() if path.exists() else header
-    body = old[len(header) :] if old.startswith(header) else old
+    old = path.read_text() if path.exists() else ""
+    # The earlier sections, newest first, without the introduction (whatever its
+    # wording was when they were written: the one above replaces it).
+    at = old.find("\n## ")
+    body = old[at + 1 :] if at >= 0 else ""
     path.write_text(header + section + "\n" + body)
 
 
