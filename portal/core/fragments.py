@@ -171,7 +171,8 @@ def _local_get(key: str) -> Any:
             _local.move_to_end(key)
     if entry is None or entry[0] < time.monotonic():
         return None
-    return pickle.loads(entry[1])  # noqa: S301 - our own pickle, made in this process
+    # Bytes this process pickled itself (below), never anything from outside.
+    return pickle.loads(entry[1])  # noqa: S301 # nosec B301
 
 
 def _local_put(key: str, value: Any) -> None:
