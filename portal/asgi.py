@@ -15,9 +15,10 @@ from portal.wsgi import application as wsgi_application  # noqa: E402
 
 # Threads that run Django's page views in each server process. Few: they share one
 # interpreter lock, and under load more threads wait on it in turn rather than work
-# (make bench, 10,000 streams open: about 300 dashboards a second with 2 or 4
-# threads, 240 with 8, 200 with 16). Uploads reach them whole from nginx, which
-# buffers request bodies, so a slow client holds no thread.
+# (bench, 10,000 streams open: at 200 dashboards a second 4 threads answered with
+# p95 64-346 ms where 16 fell seconds behind; at 333 asked, 2 or 4 completed about
+# 300, 8 completed 240). Uploads reach them whole from nginx, which buffers request
+# bodies, so a slow client holds no thread.
 PAGE_THREADS = int(os.environ.get("PORTAL_PAGE_THREADS", "4"))
 
 application = Router(pages=WSGIMiddleware(wsgi_application, workers=PAGE_THREADS))  # type: ignore[arg-type]
