@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
-from portal.core.fragments import cached_page, unfiltered
+from portal.core.fragments import cached_page
 from portal.core.text import search_words
 
 from . import selectors, services
@@ -61,8 +61,6 @@ def page(request: HttpRequest, doc_id: str) -> HttpResponse:
             "production": ContentStatus.PRODUCTION,
         }
 
-    if not unfiltered(request):
-        return render(request, "content/page.html", context())
     # Pages are site-wide rows (a sync saves them); who may read one depends on the
     # visitor, whose key the cached page holds.
     return cached_page(request, "content/page.html", context, site=True)

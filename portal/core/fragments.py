@@ -208,9 +208,10 @@ def cached_fragment(
     value = cache.get(key)
     if value is None:
         value = compute()
-        if keep():
-            cache.set(key, value, FRAGMENT_TTL)
-    if local and keep():
+        if not keep():
+            return value  # type: ignore[no-any-return]
+        cache.set(key, value, FRAGMENT_TTL)
+    if local:
         _local_put(key, value)
     return value  # type: ignore[no-any-return]
 
@@ -283,8 +284,10 @@ def cached_page(
     also until a site-wide row changes (``SITE_WIDE``).
 
     The key holds the user, their active membership and role, the full path, the
-    language and the day; pages with a message waiting, or that use the response's
-    CSP nonce, are rendered afresh.
+    language and the day. Rendered afresh and not kept: a page with a message
+    waiting, one that uses the response's CSP nonce, the answer to a POST (a form
+    with mistakes), and a search or filter (any query but a page number), so that
+    arbitrary queries do not fill the cache.
 
     ``parts`` are pieces of HTML that change more often than the rest of the page
     (the dashboard's cards, with each change of the customer's data): the page is
@@ -299,7 +302,11 @@ def cached_page(
 
     parts = parts or {}
     part_marks = {name: part_mark(name) for name in parts}
-    if len(messages.get_messages(request)):
+    if (
+        request.method not in ("GET", "HEAD")
+        or not _unfiltered(request)
+        or len(messages.get_messages(request))
+    ):
         page = render_to_string(template_name, {**context(), **part_marks}, request)
         return HttpResponse(_fill_parts(page, parts))
     # A visitor who is not signed in sees what every such visitor sees (a help page).
@@ -345,12 +352,8 @@ def cached_page(
     return HttpResponse(_fill_parts(html, parts))
 
 
-def unfiltered(request: HttpRequest) -> bool:
-    """Whether a list is asked for as it comes, at most with a page number.
-
-    Lists cache those answers (``cached_page``); a search or filter is rendered for
-    its answer, so that arbitrary queries do not fill the cache.
-    """
+def _unfiltered(request: HttpRequest) -> bool:
+    """Whether the page is asked for as it comes, at most with a page number."""
     return all(name == "page" for name in request.GET)
 
 

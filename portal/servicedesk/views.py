@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from portal.accounts.request import signed_in_user
-from portal.core.fragments import cached_page, unfiltered
+from portal.core.fragments import cached_page
 from portal.core.paging import CappedPaginator
 from portal.core.text import search_words
 from portal.customers.access import (
@@ -190,8 +190,6 @@ def request_list(request: HttpRequest) -> HttpResponse:
             "may_submit": membership.allows(Permission.REQUESTS_SUBMIT),
         }
 
-    if not unfiltered(request):
-        return render(request, "servicedesk/list.html", context())
     # The requests' rows move the customer's version; request types' names the site's.
     return cached_page(
         request, "servicedesk/list.html", context, customers=[membership.customer_id], site=True
@@ -248,8 +246,6 @@ def detail(request: HttpRequest, reference: str) -> HttpResponse:
             and service_request.status in (Status.RESOLVED, Status.CLOSED),
         }
 
-    if request.method == "POST" or not unfiltered(request):  # a message with a mistake
-        return render(request, "servicedesk/detail.html", context())
     # The request's row, timeline, conversation and files move its customer's version.
     return cached_page(
         request, "servicedesk/detail.html", context, customers=[service_request.customer_id]
