@@ -1,8 +1,9 @@
 """``make bench``: the portal in its production topology under load, figures to docs/benchmarks.md.
 
-Topology: PostgreSQL and Redis of their own, `manage.py serve` (uvicorn, 2
-worker processes, pages through a2wsgi to Django's WSGI app, the live stream
-as a native ASGI handler), the Redis bus, production settings. Load comes from
+Topology: PostgreSQL and Redis of their own, a node as in production: nginx
+with deploy/'s locations in front of `manage.py serve --only pages` (gunicorn,
+2 sync processes) and `--only live` (uvicorn, 1 process, the live stream as a
+native ASGI handler), the Redis bus, production settings. Load comes from
 wrk (pages) and from this process (live streams, paced page views).
 Every throughput is also given as a ratio to a bare Django page (/healthz)
 measured on the same server in the same run.
@@ -53,13 +54,24 @@ def percentile(values: list[float], p: float) -> float:
 
 
 class Portal:
-    """The portal's server processes with production settings."""
+    """One node as in production: the pages in gunicorn (``manage.py serve --only pages``),
+    the live stream in uvicorn (``--only live``), nginx in front with deploy/'s locations.
 
-    def __init__(self, env: dict[str, str], workers: int = 2) -> None:
+    ``front=False`` leaves nginx out, for a front shared by several nodes (bench/two_nodes.py).
+    """
+
+    def __init__(
+        self, env: dict[str, str], workers: int = 2, live_workers: int = 1, *, front: bool = True
+    ) -> None:
         self.env = env
         self.workers_count = workers
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
+        self.live_workers = live_workers
+        self.front = front
+        self.pages_port = free_port()
+        self.live_port = free_port()
+        self.port = self.pages_port  # nginx's, once it runs in front
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self._front = ExitStack()
 
     def manage(self, *args: str, stdin: str | None = None, progress: bool = False) -> str:
         """Run a management command; with ``progress``, its stderr goes to the terminal."""
@@ -71,53 +83,74 @@ class Portal:
             raise RuntimeError(f"manage.py {args[0]} failed:\n{(result.stderr or '')[-3000:]}")
         return result.stdout
 
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--no-banner", "--no-worker",
-             "--host", HOST, "--port", str(self.port), "--workers", str(self.workers_count)],
+    def _serve(self, only: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--only", only, "--no-banner", "--no-worker",
+             "--host", HOST, "--port", str(port), "--workers", str(workers)],
             cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
+
+    def start(self) -> None:
+        self.processes = [
+            self._serve("pages", self.pages_port, self.workers_count),
+            self._serve("live", self.live_port, self.live_workers),
+        ]
         import httpx
 
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://{HOST}:{self.port}/readyz").status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("the portal did not start")
+        for port in (self.pages_port, self.live_port):
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"http://{HOST}:{port}/readyz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the portal did not start")
+                time.sleep(0.2)
+        if self.front:
+            from bench.front import nginx_front
+
+            work = Path(tempfile.mkdtemp(prefix="portal-bench-nginx-"))
+            self.port = self._front.enter_context(
+                nginx_front([f"{HOST}:{self.pages_port}"], [f"{HOST}:{self.live_port}"], work,
+                            connections=20_000)
+            )  # fmt: skip
 
     def workers(self) -> list[int]:
-        """The uvicorn worker processes (children of the server's parent)."""
-        assert self.process is not None
-        parent = self.process.pid
+        """The server processes that serve requests (gunicorn's and uvicorn's workers)."""
+        parents = {process.pid for process in self.processes}
         children = []
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
                 fields = stat.read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            if int(fields[1]) == parent:
+            if int(fields[1]) in parents:
                 children.append(int(stat.parent.name))
-        return children or [parent]
+        return children or sorted(parents)
 
     def memory_and_threads(self) -> tuple[int, int]:
         rss = threads = 0
         for pid in self.workers():
-            status = Path(f"/proc/{pid}/status").read_text()
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue  # ended between the listing and the reading
             rss += int(re.search(r"VmRSS:\s+(\d+)", status)[1]) * 1024  # type: ignore[index]
             threads += int(re.search(r"Threads:\s+(\d+)", status)[1])  # type: ignore[index]
         return rss, threads
 
     def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
+        self._front.close()
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
             try:
-                self.process.wait(30)
+                process.wait(30)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                process.kill()
+        self.processes = []
 
 
 class Emitter:
@@ -344,8 +377,20 @@ async def first_views_of(port: int, cookies: list[str], connections: int = 32) -
     return latencies
 
 
+def nginx_version() -> str:
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    try:
+        # nginx prints its version on stderr.
+        text = subprocess.run([nginx, "-v"], capture_output=True, text=True).stderr
+    except OSError:
+        return "nginx ?"
+    found = re.search(r"nginx/([\d.]+)", text)
+    return f"nginx {found[1]}" if found else "nginx ?"
+
+
 def versions(env: dict[str, str], pg_url: str) -> str:
     import django
+    import gunicorn
     import uvicorn
 
     pg = subprocess.run(
@@ -358,7 +403,8 @@ def versions(env: dict[str, str], pg_url: str) -> str:
     cpu = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
     return (
         f"Python {platform.python_version()}, Django {django.get_version()}, "
-        f"uvicorn {uvicorn.__version__}, {pg}, Redis {redis_version[1] if redis_version else '?'}; "
+        f"gunicorn {gunicorn.__version__}, uvicorn {uvicorn.__version__}, {nginx_version()}, "
+        f"{pg}, Redis {redis_version[1] if redis_version else '?'}; "
         f"{os.cpu_count()} cores ({cpu[1] if cpu else 'unknown CPU'})"
     )
 
@@ -843,10 +889,11 @@ def write_report(path: Path, results: dict[str, Any], quick: bool) -> None:
                 else "."
             ),
             "",
-            "Production topology on one machine: uvicorn with 2 worker processes (pages through "
-            "a2wsgi to Django's WSGI app, the live stream native), PostgreSQL, Redis cache, "
-            "sessions and bus, production settings; wrk and the stream clients run on the same "
-            f"2 cores. Data: {data['customers']} customers, {data['users']:,} users, "
+            "Production topology on one machine: Debian's nginx with deploy/'s locations in "
+            "front of gunicorn with 2 sync processes for the pages (`serve --only pages`) and "
+            "uvicorn with 1 process for the live stream (`serve --only live`), PostgreSQL, "
+            "Redis cache, sessions and bus, production settings; wrk and the stream clients run "
+            f"on the same 2 cores. Data: {data['customers']} customers, {data['users']:,} users, "
             f"{data['requests']:,} service requests with timelines, invoices, documents. "
             "The bare Django page is `/healthz`: a Django view through the whole middleware "
             "stack, no database, no template. Signed-in pages rotate over 200 admins' "
@@ -894,7 +941,8 @@ def two_nodes_report(two: dict[str, Any] | None) -> list[str]:
     lines = [
         "### (e) Two nodes behind nginx",
         "",
-        "The same portal twice (one uvicorn process each), Debian's nginx in front with "
+        "The same portal twice (each node one gunicorn process for the pages and one uvicorn "
+        "process for the live stream), Debian's nginx in front with "
         "`deploy/nginx/portal-locations.conf`, sharing PostgreSQL and Redis, on the same 2 "
         "cores. Signed-in pages rotate over 200 sessions, which nginx spreads over both nodes.",
         "",

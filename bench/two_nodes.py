@@ -1,8 +1,9 @@
 """(e) Two app nodes behind nginx, sharing PostgreSQL and Redis (issue 10, item 4).
 
-The same portal started twice (one uvicorn process each, so the two nodes
-together have the single node's two processes), Debian's nginx in front with
-the locations of ``deploy/nginx/portal-locations.conf``. Pages go through
+The same portal started twice (each node one gunicorn process for the pages,
+so the two nodes together have the single node's two, and one uvicorn process
+for the live stream), Debian's nginx in front with the locations of
+``deploy/nginx/portal-locations.conf``. Pages go through
 nginx to whichever node it picks: every answer being 200 for 200 sessions
 shows the sessions work on both. Live streams are spread over both nodes;
 changes are committed by a third process, and every client must receive every
@@ -13,20 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
-import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from bench.clients import StreamClient, StreamFleet
+from bench.front import nginx_front
 from bench.run import (
     HOST,
-    ROOT,
     Emitter,
     Portal,
     log,
@@ -35,65 +33,11 @@ from bench.run import (
     touch_sessions,
     wrk,
 )
-from tests.server import free_port
-
-
-@contextmanager
-def nginx_front(upstreams: list[str], work: Path, connections: int) -> Iterator[int]:
-    """nginx on a free port in front of ``upstreams``, with the deployed locations."""
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not Path(nginx).exists():
-        raise RuntimeError("nginx is missing: apt-get install -y nginx (make bench does this)")
-    port = free_port()
-    servers = "\n".join(f"    server {upstream};" for upstream in upstreams)
-    # Each stream holds two connections in nginx (client and upstream).
-    (work / "nginx.conf").write_text(
-        f"""
-daemon off;
-worker_processes 1;
-worker_rlimit_nofile {connections * 2 + 1024};
-pid {work}/nginx.pid;
-error_log {work}/nginx-error.log warn;
-events {{ worker_connections {connections * 2 + 512}; }}
-http {{
-  access_log off;
-  client_body_temp_path {work}/body;
-  proxy_temp_path {work}/proxy;
-  fastcgi_temp_path {work}/fastcgi;
-  uwsgi_temp_path {work}/uwsgi;
-  scgi_temp_path {work}/scgi;
-  upstream portal_nodes {{
-{servers}
-    keepalive 64;
-  }}
-  server {{
-    listen {HOST}:{port} backlog=4096;
-    include {ROOT}/deploy/nginx/portal-locations.conf;
-  }}
-}}
-"""
-    )
-    process = subprocess.Popen([nginx, "-c", str(work / "nginx.conf"), "-p", str(work)])
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            httpx.get(f"http://{HOST}:{port}/healthz")
-            break
-        except httpx.HTTPError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise RuntimeError("nginx did not start") from None
-            time.sleep(0.05)
-    try:
-        yield port
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def open_streams(node: Portal) -> int:
     """The node's open live streams, from its Prometheus metrics."""
-    text = httpx.get(f"http://{HOST}:{node.port}/metrics", timeout=10).text
+    text = httpx.get(f"http://{HOST}:{node.live_port}/metrics", timeout=10).text
     return int(
         sum(
             float(v)
@@ -145,14 +89,24 @@ def two_nodes_scenario(
         # Each node counts its own metrics, as on two machines (serve would otherwise
         # share, and reset, the directory under the common data directory).
         nodes = [
-            Portal({**env, "PROMETHEUS_MULTIPROC_DIR": str(work / f"metrics-node-{n}")}, workers=1)
+            Portal(
+                {**env, "PROMETHEUS_MULTIPROC_DIR": str(work / f"metrics-node-{n}")},
+                workers=1,
+                live_workers=1,
+                front=False,
+            )
             for n in (1, 2)
         ]
         for node in nodes:
             node.start()
             stack.callback(node.stop)
         port = stack.enter_context(
-            nginx_front([f"{HOST}:{node.port}" for node in nodes], work, streams + 1000)
+            nginx_front(
+                [f"{HOST}:{node.pages_port}" for node in nodes],
+                [f"{HOST}:{node.live_port}" for node in nodes],
+                work / "nginx",
+                streams + 1000,
+            )
         )
         base = f"http://{HOST}:{port}"
         name, sessions = seed["cookie_name"], seed["sessions"]

@@ -26,9 +26,13 @@ class Cluster:
         graceful_shutdown: int = 2,
         migrate: bool = True,
         server_args: tuple[str, ...] = (),
+        split: bool = False,
         **env: str,
     ) -> None:
         self.migrate = migrate  # False for a database made from a migrated template
+        # The production topology: each node's pages in gunicorn (`serve --only pages`)
+        # at ``urls``, its live stream in uvicorn at ``live_urls``.
+        self.split = split
         self.server_args = server_args  # more of uvicorn's options, such as --http h11
         # Seconds a stopping node lets requests in progress finish (`serve` gives 20).
         self.graceful_shutdown = graceful_shutdown
@@ -47,6 +51,8 @@ class Cluster:
         self.ports = [free_port() for _ in range(nodes)]
         self.urls = [f"http://127.0.0.1:{port}" for port in self.ports]
         self.processes: list[subprocess.Popen[bytes]] = []
+        self.live_ports = [free_port() for _ in range(nodes)] if split else []
+        self.live_urls = [f"http://127.0.0.1:{port}" for port in self.live_ports]
 
     def manage(self, *args: str) -> str:
         result = subprocess.run(
@@ -64,11 +70,24 @@ class Cluster:
     def __enter__(self) -> Cluster:
         if self.migrate:
             self.manage("migrate", "--noinput", "-v", "0")
-        for port in self.ports:
-            self.processes.append(self._spawn(port))
-        for url in self.urls:
+        if self.split:
+            for port in self.ports:
+                self.processes.append(self._spawn_pages(port))
+            for port in self.live_ports:
+                self.processes.append(self._spawn(port))
+        else:
+            for port in self.ports:
+                self.processes.append(self._spawn(port))
+        for url in self.urls + self.live_urls:
             self._wait_until_ready(url)
         return self
+
+    def _spawn_pages(self, port: int) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--only", "pages", "--workers", "1",
+             "--host", "127.0.0.1", "--port", str(port), "--no-banner", "--no-worker"],
+            cwd=ROOT, env=self.env,
+        )  # fmt: skip
 
     def _spawn(self, port: int) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
@@ -96,6 +115,7 @@ class Cluster:
 
     def restart(self, node: int) -> None:
         """Start node ``node`` again on its port, after it stopped or was killed."""
+        assert not self.split, "restart() starts a node's single uvicorn server"
         self.processes[node].wait(15)
         self.processes[node] = self._spawn(self.ports[node])
         self._wait_until_ready(self.urls[node])

@@ -37,10 +37,12 @@ print(json.dumps({name: client.cookies[name].value}))
 
 
 @contextmanager
-def nginx(upstreams: list[str], tmp: Path) -> Iterator[str]:
+def nginx(pages: list[str], live: list[str], tmp: Path) -> Iterator[str]:
+    """nginx as deployed: the locations of deploy/, the pages and live upstreams it names."""
     require("nginx")
     port = free_port()
-    servers = "\n".join(f"    server {u};" for u in upstreams)
+    page_servers = "\n".join(f"    server {u};" for u in pages)
+    live_servers = "\n".join(f"    server {u};" for u in live)
     (tmp / "nginx.conf").write_text(
         f"""
 daemon off;
@@ -55,8 +57,11 @@ http {{
   fastcgi_temp_path {tmp}/fastcgi;
   uwsgi_temp_path {tmp}/uwsgi;
   scgi_temp_path {tmp}/scgi;
-  upstream portal_nodes {{
-{servers}
+  upstream portal_pages {{
+{page_servers}
+  }}
+  upstream portal_live {{
+{live_servers}
     keepalive 8;
   }}
   server {{
@@ -105,12 +110,17 @@ def test_two_nodes_behind_nginx_share_sessions_and_live_updates(tmp_path: Path) 
         redis_server() as redis,
         Cluster(
             data_dir=tmp_path / "data",
+            split=True,  # each node: pages in gunicorn, the live stream in uvicorn
             DATABASE_URL=f"{database}/postgres",
             REDIS_URL=redis,
             PORTAL_LIVE_BUS="redis",
             PORTAL_STATIC_ROOT=str(settings.STATIC_ROOT),
         ) as cluster,
-        nginx([url.removeprefix("http://") for url in cluster.urls], tmp_path) as proxy,
+        nginx(
+            [url.removeprefix("http://") for url in cluster.urls],
+            [url.removeprefix("http://") for url in cluster.live_urls],
+            tmp_path,
+        ) as proxy,
     ):
         cookies: Any = cluster.python(SETUP)
         with httpx.Client(base_url=proxy, cookies=cookies) as client:
@@ -163,3 +173,52 @@ def test_the_production_nginx_site_is_valid(tmp_path: Path) -> None:
         capture_output=True, text=True,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.own_servers
+def test_behind_nginx_the_pages_see_the_client_address_not_a_forged_one(tmp_path: Path) -> None:
+    """gunicorn's pages take the client's address from nginx (trusted), never from the client.
+
+    The client connects from 127.0.0.5; nginx, reaching the node from 127.0.0.1 (the
+    default FORWARDED_ALLOW_IPS), appends that address to the X-Forwarded-For the client
+    forged. The failed sign-in's audit record holds 127.0.0.5.
+    """
+    from django.conf import settings
+
+    with (
+        Cluster(
+            data_dir=tmp_path / "data",
+            nodes=1,
+            split=True,
+            PORTAL_STATIC_ROOT=str(settings.STATIC_ROOT),
+        ) as cluster,
+        nginx(
+            [url.removeprefix("http://") for url in cluster.urls],
+            [url.removeprefix("http://") for url in cluster.live_urls],
+            tmp_path,
+        ) as proxy,
+        httpx.Client(
+            base_url=proxy,
+            transport=httpx.HTTPTransport(local_address="127.0.0.5"),
+            headers={"X-Forwarded-For": "203.0.113.7"},
+        ) as client,
+    ):
+        form = client.get("/accounts/login/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
+        assert form.status_code == 200 and token is not None
+        answer = client.post(
+            "/accounts/login/",
+            data={
+                "csrfmiddlewaretoken": token[1],
+                "login": "nobody@example.com",
+                "password": "not-the-password",
+            },
+            headers={"Referer": f"{proxy}/accounts/login/"},
+        )
+        assert answer.status_code == 200  # the form again, with its error
+        addresses = cluster.python(
+            "import json; from portal.core.models import AuditEvent, AuditAction; "
+            "print(json.dumps(list(AuditEvent.objects.filter("
+            "action=AuditAction.SIGN_IN_FAILED).values_list('ip_address', flat=True))))"
+        )
+        assert addresses == ["127.0.0.5"]

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
@@ -194,9 +195,8 @@ def _declared(text: str) -> set[str]:
     return names
 
 
-@pytest.mark.django_db(transaction=True)
-def test_one_scrape_adds_up_every_worker_process_of_a_node(tmp_path: Path) -> None:
-    """``manage.py serve`` with two workers: each scrape shows the whole node's counts."""
+def serve_env(tmp_path: Path, metrics_dir: Path) -> dict[str, str]:
+    """The environment of a ``manage.py serve`` on the test database."""
     database = connection.settings_dict
     env = {
         key: value
@@ -210,14 +210,32 @@ def test_one_scrape_adds_up_every_worker_process_of_a_node(tmp_path: Path) -> No
             f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
             f"{database['NAME']}"
         )
-    metrics_dir = tmp_path / "metrics"
     env.update(
         PORTAL_DATA_DIR=str(tmp_path),
         DATABASE_URL=database_url,
         PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
         PORTAL_LOG_LEVEL="WARNING",
         PYTHONPATH=str(ROOT),
+        # The collected files (a page such as the 404 names them through the manifest).
+        PORTAL_STATIC_ROOT=str(settings.STATIC_ROOT),
     )
+    return env
+
+
+def counter_pids(metrics_dir: Path) -> set[int]:
+    """The processes that have counted something in the node's metrics directory."""
+    return {
+        int(match.group(1))
+        for file in metrics_dir.glob("counter_*.db")
+        if (match := re.match(r"counter_(\d+)\.db", file.name))
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_scrape_adds_up_every_worker_process_of_a_node(tmp_path: Path) -> None:
+    """``manage.py serve`` with two workers: each scrape shows the whole node's counts."""
+    metrics_dir = tmp_path / "metrics"
+    env = serve_env(tmp_path, metrics_dir)
     port = free_port()
     log = tmp_path / "serve.log"
     with log.open("wb") as log_file:
@@ -245,18 +263,11 @@ def test_one_scrape_adds_up_every_worker_process_of_a_node(tmp_path: Path) -> No
                 raise AssertionError(f"serve did not start:\n{log.read_text()[-3000:]}")
             time.sleep(0.1)
 
-        def worker_pids() -> set[int]:
-            return {
-                int(match.group(1))
-                for file in metrics_dir.glob("counter_*.db")
-                if (match := re.match(r"counter_(\d+)\.db", file.name))
-            }
-
         sent = 1  # the one that found the server started
         with httpx.Client(base_url=url, timeout=30) as client:
             # New connections, so the kernel spreads them over both workers
             # (the second may still be starting: go on until both have answered).
-            while sent < 20 or len(worker_pids()) < 2:
+            while sent < 20 or len(counter_pids(metrics_dir)) < 2:
                 assert sent < 500, "the requests should reach both worker processes"
                 assert client.get("/healthz", headers={"Connection": "close"}).status_code == 200
                 sent += 1
@@ -291,6 +302,82 @@ def test_one_scrape_adds_up_every_worker_process_of_a_node(tmp_path: Path) -> No
 
 
 @pytest.mark.django_db(transaction=True)
+def test_the_live_servers_scrape_adds_up_the_pages_server_of_the_node(tmp_path: Path) -> None:
+    """Production: `serve --only pages` (gunicorn, two processes) and `--only live`
+    (uvicorn) count into one directory; the live server's scrape shows both. Both
+    servers end with status 0 on SIGTERM, as the systemd units expect."""
+    metrics_dir = tmp_path / "metrics"
+    env = serve_env(tmp_path, metrics_dir)
+    pages_port, live_port = free_port(), free_port()
+    log = tmp_path / "serve.log"
+    servers: list[subprocess.Popen[bytes]] = []
+    with log.open("wb") as log_file:
+        for only, port, workers in (("pages", pages_port, "2"), ("live", live_port, "1")):
+            servers.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "manage.py",
+                        "serve",
+                        "--only",
+                        only,
+                        "--port",
+                        str(port),
+                        "--workers",
+                        workers,
+                        "--no-worker",
+                        "--no-banner",
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=log_file,
+                    start_new_session=True,
+                )  # fmt: skip
+            )
+    pages, live = (f"http://127.0.0.1:{port}" for port in (pages_port, live_port))
+    try:
+        deadline = time.monotonic() + 180
+        for url in (pages, live):
+            while True:
+                try:
+                    if httpx.get(f"{url}/readyz", timeout=10).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if any(s.poll() is not None for s in servers) or time.monotonic() > deadline:
+                    raise AssertionError(f"serve did not start:\n{log.read_text()[-3000:]}")
+                time.sleep(0.1)
+        # `serve` without a task worker becomes the server itself; uvicorn with one
+        # worker serves in that process, gunicorn's workers are its children.
+        live_pids = {servers[1].pid}
+        sent = 0
+        with httpx.Client(base_url=pages, timeout=30) as client:
+            # gunicorn's sync workers answer one connection each: both get some in time.
+            while sent < 20 or len(counter_pids(metrics_dir) - live_pids) < 2:
+                assert sent < 500, "the requests should reach both gunicorn processes"
+                assert client.get("/healthz").status_code == 200
+                sent += 1
+        # The pages server does not answer the scrape (Django's 404); the live server does.
+        assert httpx.get(f"{pages}/metrics", timeout=30).status_code == 404
+        found = parse(httpx.get(f"{live}/metrics", timeout=30).text)
+        healthz = [
+            value
+            for labels, value in found["portal_http_requests_total"]
+            if labels == {"route": "core:healthz", "method": "GET", "status": "200"}
+        ]
+        assert healthz == [float(sent)]
+        for server in servers:
+            server.terminate()
+        assert [server.wait(60) for server in servers] == [0, 0]
+    finally:
+        for server in servers:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, signal.SIGKILL)  # whatever is left of the group
+            server.wait()
+
+
+@pytest.mark.django_db(transaction=True)
 def test_nginx_keeps_metrics_from_the_public_site(portal_server: Any, tmp_path: Path) -> None:
     """Through deploy/nginx every client seems to come from the proxy's own (allowed)
     address, so the proxy must refuse /metrics itself."""
@@ -298,7 +385,8 @@ def test_nginx_keeps_metrics_from_the_public_site(portal_server: Any, tmp_path: 
 
     # The node, directly:
     assert httpx.get(f"{portal_server.url}/metrics", timeout=30).status_code == 200
-    with nginx([portal_server.url.removeprefix("http://")], tmp_path) as proxy:
+    node = portal_server.url.removeprefix("http://")  # one uvicorn: pages and live stream
+    with nginx([node], [node], tmp_path) as proxy:
         assert httpx.get(f"{proxy}/healthz", timeout=30).status_code == 200
         for path in ("/metrics", "/metrics/", "//metrics", "/%6detrics", "/metrics?x=1"):
             response = httpx.get(f"{proxy}{path}", timeout=30)

@@ -17,6 +17,7 @@ from portal.core.demo import DEFAULT_DEMO_PASSWORD, DEMO_USERS, demo_password
 from portal.core.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
 
 LOCALSTRIPE_PORT = 8420
+PAGES, LIVE = "pages", "live"
 
 
 def _is_ip_address(host: str) -> bool:
@@ -28,13 +29,27 @@ def _is_ip_address(host: str) -> bool:
 
 
 class Command(BaseCommand):
-    help = "Serve the portal with uvicorn: pages and the live stream behind one address."
+    help = (
+        "Serve the portal: pages and the live stream behind one address (uvicorn), or, with "
+        "--only, one of the two servers a production node runs behind nginx."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument(
-            "--workers", type=int, default=int(os.environ.get("PORTAL_WORKERS", "2"))
+            "--only",
+            choices=[PAGES, LIVE],
+            help=(
+                "pages: Django's pages in gunicorn's sync processes; live: the live stream "
+                "in uvicorn (docs/architecture.md, 'Serving topology'). nginx routes "
+                "/live/events to the second."
+            ),
+        )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            help="Server processes (PORTAL_WORKERS, 2; with --only live PORTAL_LIVE_WORKERS, 1).",
         )
         parser.add_argument("--no-banner", action="store_true", help="Do not print the sign-ins.")
         parser.add_argument(
@@ -51,17 +66,27 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        uvicorn = shutil.which("uvicorn", path=os.path.dirname(sys.executable))
-        if uvicorn is None:
-            raise CommandError("uvicorn is not installed in this environment; run 'make run'.")
+        server = "gunicorn" if options["only"] == PAGES else "uvicorn"
+        if shutil.which(server, path=os.path.dirname(sys.executable)) is None:
+            raise CommandError(f"{server} is not installed in this environment; run 'make run'.")
+        if options["workers"] is None:
+            variable, default = (
+                ("PORTAL_LIVE_WORKERS", "1") if options["only"] == LIVE else ("PORTAL_WORKERS", "2")
+            )
+            options["workers"] = int(os.environ.get(variable, default))
         host, port = options["host"], options["port"]
         # The server's worker processes and the task worker count into files that
         # a scrape of /metrics adds up (prometheus-client's multiprocess mode).
         metrics_dir = os.environ.setdefault(MULTIPROC_ENV, str(settings.DATA_DIR / "metrics"))
         prepare_multiprocess_dir(Path(metrics_dir))
-        localstripe = None if options["no_localstripe"] else self._start_localstripe(host, port)
+        # The demo's emulator goes with the whole portal on one address, not with one half.
+        localstripe = (
+            None
+            if options["no_localstripe"] or options["only"]
+            else self._start_localstripe(host, port)
+        )
         try:
-            self._serve(uvicorn, host, port, options, localstripe)
+            self._serve(host, port, options, localstripe)
         finally:
             if localstripe is not None:
                 localstripe.stop()
@@ -95,7 +120,6 @@ class Command(BaseCommand):
 
     def _serve(
         self,
-        uvicorn: str,
         host: str,
         port: int,
         options: dict[str, Any],
@@ -103,21 +127,11 @@ class Command(BaseCommand):
     ) -> None:
         if not options["no_banner"]:
             self._banner(host, port, localstripe)
-        argv = [
-            sys.executable,
-            "-m",
-            "portal.core.uvicorn_main",  # uvicorn, exiting 0 after a stop that was asked for
-            "portal.asgi:application",
-            "--host", host,
-            "--port", str(port),
-            "--workers", str(options["workers"]),
-            "--lifespan", "on",
-            "--no-access-log",  # the portal writes its own structured line per request
-            "--timeout-graceful-shutdown", "20",
-            # A burst of reconnecting live streams must not overflow the accept queue
-            # (the kernel caps it at net.core.somaxconn).
-            "--backlog", os.environ.get("PORTAL_BACKLOG", "4096"),
-        ]  # fmt: skip
+        argv = (
+            _gunicorn_argv(host, port, options["workers"])
+            if options["only"] == PAGES
+            else _uvicorn_argv(host, port, options["workers"])
+        )
         sys.stdout.flush()
         if options["no_worker"] and localstripe is None:
             os.execv(sys.executable, argv)  # noqa: S606 - replaces this process with the server
@@ -129,7 +143,7 @@ class Command(BaseCommand):
                 [sys.executable, "manage.py", "db_worker", "--no-reload", "--queue-name", "*"]
             )
         )
-        server = subprocess.Popen(argv)  # noqa: S603 - uvicorn from this environment
+        server = subprocess.Popen(argv)  # noqa: S603 - the server from this environment
         # Ctrl+C reaches both through the terminal; a TERM to this process is passed on.
         signal.signal(signal.SIGTERM, lambda *_: server.terminate())
         try:
@@ -190,3 +204,33 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _uvicorn_argv(host: str, port: int, workers: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "portal.core.uvicorn_main",  # uvicorn, exiting 0 after a stop that was asked for
+        "portal.asgi:application",
+        "--host", host,
+        "--port", str(port),
+        "--workers", str(workers),
+        "--lifespan", "on",
+        "--no-access-log",  # the portal writes its own structured line per request
+        "--timeout-graceful-shutdown", "20",
+        # A burst of reconnecting live streams must not overflow the accept queue
+        # (the kernel caps it at net.core.somaxconn).
+        "--backlog", os.environ.get("PORTAL_BACKLOG", "4096"),
+    ]  # fmt: skip
+
+
+def _gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config", "python:portal.core.gunicorn_conf",
+        "--bind", address,
+        "--workers", str(workers),
+    ]  # fmt: skip
