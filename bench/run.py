@@ -118,17 +118,17 @@ class Portal:
             )  # fmt: skip
 
     def workers(self) -> list[int]:
-        """The server processes that serve requests (gunicorn's and uvicorn's workers)."""
-        parents = {process.pid for process in self.processes}
-        children = []
+        """The processes that serve requests: each server's workers, or the server itself
+        when it has none (uvicorn with one worker serves in its own process)."""
+        children: dict[int, list[int]] = {process.pid: [] for process in self.processes}
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
                 fields = stat.read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            if int(fields[1]) in parents:
-                children.append(int(stat.parent.name))
-        return children or sorted(parents)
+            if int(fields[1]) in children:
+                children[int(fields[1])].append(int(stat.parent.name))
+        return sorted(pid for parent, kids in children.items() for pid in (kids or [parent]))
 
     def memory_and_threads(self) -> tuple[int, int]:
         rss = threads = 0
@@ -415,9 +415,11 @@ HEADER = """# Benchmarks
 
 Figures from `bench/run.py`: `make bench` (about 15 minutes) or `make bench-quick` (a few
 minutes: 2,000 streams held 30 s, growth up to 10,000 requests). Both start their own
-PostgreSQL and Redis, migrate, seed with COPY (`bench/seed.py`), serve the portal with
-`manage.py serve` in production settings and write a section here, newest first; the raw
-figures go to `var/bench-results.json`. `--skip-streams` leaves out the live streams.
+PostgreSQL and Redis, migrate, seed with COPY (`bench/seed.py`), serve a node as in
+production (Debian's nginx with `deploy/nginx/portal-locations.conf` in front of
+`manage.py serve --only pages`, gunicorn, and `--only live`, uvicorn; production settings)
+and write a section here, newest first; the raw figures go to `var/bench-results.json`.
+`--skip-streams` leaves out the live streams.
 
 - **(a) pages**: `wrk -t2 -c64` per page for 15 s (10 s quick), through `bench/pages.lua`,
   which rotates the requests over 200 signed-in admins' sessions (the API over 50 tokens);
@@ -436,7 +438,8 @@ figures go to `var/bench-results.json`. `--skip-streams` leaves out the live str
   view timed from when it was due) and 5 status
   changes a second (`bench/emitter.py`: a request's status saved with its timeline entry,
   and an event) run; then every stream is dropped and reconnects with `Last-Event-ID`.
-- **(e) two nodes** (`bench/two_nodes.py`): the portal twice (one process each) behind
+- **(e) two nodes** (`bench/two_nodes.py`): the portal twice (each node one gunicorn
+  process for the pages and one uvicorn process for the live stream) behind
   Debian's nginx with `deploy/nginx/portal-locations.conf`, sharing PostgreSQL and Redis:
   the bare page and the dashboard through nginx, then live streams spread over both nodes
   while a third process commits changes; every client must get every event of its customer.

@@ -2,11 +2,11 @@
 
 Sync workers: each process runs one page view at a time, with the interpreter
 to itself. Measured with 10,000 live streams open on a 2-core machine, pages
-in their own processes completed about 1.4 times the dashboards a second that
-uvicorn's processes completed while they also held the streams
-(docs/benchmarks.md). nginx in front buffers request bodies and slow clients'
-answers, so a slow client holds no worker. ``serve`` gives the address and the
-number of processes on the command line.
+in their own processes completed 316 dashboards a second where uvicorn's
+processes, which also held the streams, completed 256 (docs/benchmarks.md).
+nginx in front buffers request bodies and slow clients' answers, so a slow
+client holds no worker. ``serve`` gives the address and the number of
+processes on the command line.
 """
 
 from __future__ import annotations
