@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import subprocess
@@ -101,6 +102,15 @@ http {{
         process.wait(10)
 
 
+def nginx_in_front_of(cluster: Cluster, tmp: Path) -> contextlib.AbstractContextManager[str]:
+    """nginx as deployed in front of a cluster of nodes in the production topology."""
+    return nginx(
+        [url.removeprefix("http://") for url in cluster.urls],
+        [url.removeprefix("http://") for url in cluster.live_urls],
+        tmp,
+    )
+
+
 @pytest.mark.own_servers
 def test_two_nodes_behind_nginx_share_sessions_and_live_updates(tmp_path: Path) -> None:
     from django.conf import settings
@@ -116,11 +126,7 @@ def test_two_nodes_behind_nginx_share_sessions_and_live_updates(tmp_path: Path) 
             PORTAL_LIVE_BUS="redis",
             PORTAL_STATIC_ROOT=str(settings.STATIC_ROOT),
         ) as cluster,
-        nginx(
-            [url.removeprefix("http://") for url in cluster.urls],
-            [url.removeprefix("http://") for url in cluster.live_urls],
-            tmp_path,
-        ) as proxy,
+        nginx_in_front_of(cluster, tmp_path) as proxy,
     ):
         cookies: Any = cluster.python(SETUP)
         with httpx.Client(base_url=proxy, cookies=cookies) as client:
@@ -192,11 +198,7 @@ def test_behind_nginx_the_pages_see_the_client_address_not_a_forged_one(tmp_path
             split=True,
             PORTAL_STATIC_ROOT=str(settings.STATIC_ROOT),
         ) as cluster,
-        nginx(
-            [url.removeprefix("http://") for url in cluster.urls],
-            [url.removeprefix("http://") for url in cluster.live_urls],
-            tmp_path,
-        ) as proxy,
+        nginx_in_front_of(cluster, tmp_path) as proxy,
         httpx.Client(
             base_url=proxy,
             transport=httpx.HTTPTransport(local_address="127.0.0.5"),

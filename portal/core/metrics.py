@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import ipaddress
 import os
 import re
 import time
@@ -48,6 +47,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from portal.core.proxy import address_in
 
 if TYPE_CHECKING:
     from portal.router import Receive, Scope, Send
@@ -281,15 +282,7 @@ def render() -> bytes:
 
 def client_allowed(address: str | None, authorization: str | None) -> bool:
     """Whether a client may read the metrics: an allowed network, and the token if one is set."""
-    if not address:
-        return False
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if not any(ip in network for network in settings.PORTAL_METRICS_ALLOW):
+    if not address_in(address, settings.PORTAL_METRICS_ALLOW):
         return False
     token = settings.PORTAL_METRICS_TOKEN
     if not token:

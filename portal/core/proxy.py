@@ -23,6 +23,19 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 DEFAULT_TRUSTED = "127.0.0.1"
 
 
+def address_in(address: str | None, networks: Iterable[Network]) -> bool:
+    """Whether ``address`` lies in one of ``networks`` (an IPv4 peer seen as IPv6 too)."""
+    if not address:
+        return False
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in network for network in networks)
+
+
 class TrustedProxies:
     """``FORWARDED_ALLOW_IPS``: addresses and networks separated by commas, or ``*``."""
 
@@ -39,15 +52,7 @@ class TrustedProxies:
                 continue  # a host name or a Unix socket path: never a TCP peer's address
 
     def __contains__(self, address: str) -> bool:
-        if self.everyone:
-            return True
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        return any(ip in network for network in self.networks)
+        return self.everyone or address_in(address, self.networks)
 
     def client(self, forwarded_for: str) -> str | None:
         """The nearest address in the chain that is not one of ours (uvicorn's rule).
