@@ -215,7 +215,9 @@ def test_behind_nginx_the_pages_see_the_client_address_not_a_forged_one(tmp_path
                 "login": "nobody@example.com",
                 "password": "not-the-password",
             },
-            headers={"Referer": f"{proxy}/accounts/login/"},
+            # A browser's Origin names nginx's port: the Host nginx passes on must keep it,
+            # or the CSRF check refuses the form (403).
+            headers={"Origin": proxy, "Referer": f"{proxy}/accounts/login/"},
         )
         assert answer.status_code == 200  # the form again, with its error
         addresses = cluster.python(
