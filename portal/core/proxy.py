@@ -36,6 +36,14 @@ def address_in(address: str | None, networks: Iterable[Network]) -> bool:
     return any(ip in network for network in networks)
 
 
+def _is_address(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
 class TrustedProxies:
     """``FORWARDED_ALLOW_IPS``: addresses and networks separated by commas, or ``*``."""
 
@@ -61,10 +69,9 @@ class TrustedProxies:
         left of the last trusted one were written by the client and prove nothing.
         """
         hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
-        for hop in reversed(hops):
-            if hop not in self:
-                return hop
-        return hops[0] if hops else None
+        client = next((hop for hop in reversed(hops) if hop not in self), hops[0] if hops else None)
+        # Only an address: the audit log and the rate limits store it as one.
+        return client if client is not None and _is_address(client) else None
 
 
 class ForwardedClientMiddleware:

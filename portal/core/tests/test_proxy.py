@@ -43,6 +43,12 @@ def test_a_chain_of_trusted_proxies_is_walked_back_to_the_client() -> None:
     assert seen_address("127.0.0.1,10.0.0.0/24", "127.0.0.1", forwarded) == "203.0.113.7"
 
 
+def test_a_hop_that_is_no_address_leaves_the_peer() -> None:
+    # Only reachable when every proxy is trusted, but never a value the audit log refuses.
+    assert seen_address("*", "127.0.0.1", "<script>, unknown") == "127.0.0.1"
+    assert seen_address("127.0.0.1", "127.0.0.1", "unknown") == "127.0.0.1"
+
+
 def test_without_the_header_the_peer_stays() -> None:
     assert seen_address("127.0.0.1", "127.0.0.1", None) == "127.0.0.1"
     assert seen_address("127.0.0.1", "127.0.0.1", " , ") == "127.0.0.1"
