@@ -36,7 +36,8 @@ def address_in(address: str | None, networks: Iterable[Network]) -> bool:
     return any(ip in network for network in networks)
 
 
-def _is_address(value: str) -> bool:
+def is_ip_address(value: str) -> bool:
+    """Whether ``value`` is an IPv4 or IPv6 address (not a host name)."""
     try:
         ipaddress.ip_address(value)
     except ValueError:
@@ -71,7 +72,7 @@ class TrustedProxies:
         hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
         client = next((hop for hop in reversed(hops) if hop not in self), hops[0] if hops else None)
         # Only an address: the audit log and the rate limits store it as one.
-        return client if client is not None and _is_address(client) else None
+        return client if client is not None and is_ip_address(client) else None
 
 
 class ForwardedClientMiddleware:

@@ -1,4 +1,3 @@
-import ipaddress
 import os
 import secrets
 import shutil
@@ -15,17 +14,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from portal.billing.emulator import LocalStripe
 from portal.core.demo import DEFAULT_DEMO_PASSWORD, DEMO_USERS, demo_password
 from portal.core.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
+from portal.core.proxy import is_ip_address
 
 LOCALSTRIPE_PORT = 8420
 PAGES, LIVE = "pages", "live"
-
-
-def _is_ip_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 class Command(BaseCommand):
@@ -176,7 +168,7 @@ class Command(BaseCommand):
             lines += [f"  Demo sign-ins (password: {password} — {source}):"]
             lines += [f"    {user.email:<24} {user.description}" for user in DEMO_USERS]
             lines += [f"  E-mails are written to {settings.EMAIL_FILE_PATH}"]
-            if _is_ip_address(host):
+            if is_ip_address(host):
                 # WebAuthn refuses an IP address as the site's identity.
                 lines += [f"  Passkeys need a host name: try them on http://localhost:{port}/"]
             if localstripe is not None:
