@@ -173,7 +173,7 @@ MIDDLEWARE = [
     "django.middleware.locale.LocaleMiddleware",
     "portal.accounts.middleware.UserLanguageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "portal.core.csp.CSPMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "portal.accounts.middleware.SessionActivityMiddleware",
     "portal.accounts.middleware.RequireMFAMiddleware",

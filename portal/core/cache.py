@@ -101,6 +101,10 @@ class ResilientRedisCache(RedisCache):
         self._stale: set[tuple[str, int | None]] = set()
         self._stale_overflow = False
 
+    def validate_key(self, key: Any) -> None:
+        """Nothing to check: Redis takes any key. Django's base class warns about keys
+        memcached would refuse, a pattern search on every key of every page."""
+
     # --- the state of the connection ---------------------------------------------
 
     def _available(self) -> bool:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from .fragments import cached_fragment, versions
+from .fragments import latest_fragment, versions
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,23 @@ def register_card(provider: CardProvider) -> CardProvider:
     return provider
 
 
+def dashboard_cards_key(request: HttpRequest) -> str:
+    """Where the dashboard's cards of the signed-in user's customer and role are kept
+    (``latest_fragment``: the customer's version is checked against the copy)."""
+    from portal.customers.access import active_membership
+
+    membership = active_membership(request)
+    return ":".join(
+        [
+            "dashboard-cards",
+            f"{membership.customer_id}-{membership.role}" if membership is not None else "-",
+            get_language() or "",
+            # Overdue invoices and "recently" depend on the day.
+            timezone.localdate().isoformat(),
+        ]
+    )
+
+
 def dashboard_cards_html(request: HttpRequest) -> str:
     """The signed-in user's dashboard cards as HTML, cached until the customer's data changes.
 
@@ -54,21 +71,13 @@ def dashboard_cards_html(request: HttpRequest) -> str:
 
     membership = active_membership(request)
     customers = [membership.customer_id] if membership is not None else []
-    key = ":".join(
-        [
-            "dashboard-cards",
-            f"{membership.customer_id}-{membership.role}" if membership is not None else "-",
-            get_language() or "",
-            # Overdue invoices and "recently" depend on the day.
-            timezone.localdate().isoformat(),
-            versions(request, customers=customers),
-        ]
-    )
 
     def render_cards() -> str:
         return render_to_string("core/_dashboard_cards.html", {"cards": dashboard_cards(request)})
 
-    return cached_fragment(key, render_cards)
+    return latest_fragment(
+        request, dashboard_cards_key(request), versions(request, customers=customers), render_cards
+    )
 
 
 def dashboard_cards(request: HttpRequest) -> list[Card]:

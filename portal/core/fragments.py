@@ -216,6 +216,29 @@ def cached_fragment(
     return value  # type: ignore[no-any-return]
 
 
+PREFETCHED = "_fragment_prefetched"
+
+
+def latest_fragment(
+    request: HttpRequest, key: str, version: str, compute: Callable[[], str]
+) -> str:
+    """``compute()``, from the cache when the copy kept under ``key`` was made at
+    ``version``; a new copy replaces it.
+
+    The key holds no version, so a page can read the copy together with everything
+    else it needs in one round trip (``cached_page``'s ``parts_keys``) before the
+    versions are known; the version is checked once they are.
+    """
+    key = f"fragment:{key}"
+    prefetched: dict[str, Any] = request.__dict__.get(PREFETCHED, {})
+    stored = prefetched[key] if key in prefetched else cache.get(key)
+    if isinstance(stored, tuple) and len(stored) == 2 and stored[0] == version:
+        return str(stored[1])
+    value = compute()
+    cache.set(key, (version, value), FRAGMENT_TTL)
+    return value
+
+
 def owners_of(instance: models.Model) -> tuple[list[int], list[int]]:
     """The customers and users a saved or deleted row belongs to."""
     from django.contrib.auth import get_user_model
@@ -278,6 +301,7 @@ def cached_page(
     site: bool = False,
     parts: Mapping[str, Callable[[], str]] | None = None,
     parts_customers: Iterable[int] = (),
+    parts_keys: Iterable[str] = (),
 ) -> HttpResponse:
     """A page whose HTML is cached until the user's or these customers' data
     changes (then ``context()`` is built and the page rendered again); with ``site``,
@@ -293,8 +317,8 @@ def cached_page(
     (the dashboard's cards, with each change of the customer's data): the page is
     cached with a mark in the context variable of each part's name, and every answer
     puts in what the part's function returns (it caches under its own versions).
-    The versions of ``parts_customers``, which the parts will ask for, are read
-    together with the page.
+    The versions of ``parts_customers``, which the parts will ask for, and the
+    fragments under ``parts_keys`` (``latest_fragment``) are read together with the page.
     """
     from portal.accounts.request import signed_in_user
     from portal.customers.access import active_membership
@@ -337,8 +361,11 @@ def cached_page(
     page_key = f"fragment:{key}"
     memo: dict[str, Any] = request.__dict__.setdefault("_fragment_versions", {})
     ahead = [_key("c", pk) for pk in parts_customers if _key("c", pk) not in memo]
-    found = cache.get_many([page_key, LAST_ID_KEY, *ahead])
+    fragment_keys = [f"fragment:{key}" for key in parts_keys]
+    found = cache.get_many([page_key, LAST_ID_KEY, *ahead, *fragment_keys])
     memo.update({version_key: found[version_key] for version_key in ahead if version_key in found})
+    prefetched = request.__dict__.setdefault(PREFETCHED, {})
+    prefetched.update({key: found.get(key) for key in fragment_keys})
     html = found.get(page_key)
     if not isinstance(html, str):
         html = render_page()

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
-from django.utils.cache import add_never_cache_headers
+from django.utils.http import http_date
 
 logger = logging.getLogger("portal.request")
 security_logger = logging.getLogger("portal.security")
@@ -86,6 +86,23 @@ def loggable_path(request: HttpRequest) -> str:
     return path
 
 
+# What Django's add_never_cache_headers writes, set as it is: that function parses and
+# rebuilds the header and formats the date on every signed-in page.
+NEVER_CACHE = "max-age=0, no-cache, no-store, must-revalidate, private"
+_expires_now: tuple[int, str] = (0, "")
+
+
+def http_date_now() -> str:
+    """The current time as an HTTP date, formatted once a second."""
+    global _expires_now
+    now = int(time.time())
+    second, text = _expires_now
+    if second != now:
+        text = http_date(now)
+        _expires_now = (now, text)
+    return text
+
+
 class PrivatePageCacheMiddleware:
     """Pages shown to a signed-in person must not be kept by browsers or proxies."""
 
@@ -96,7 +113,8 @@ class PrivatePageCacheMiddleware:
         response = self.get_response(request)
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated and not response.has_header("Cache-Control"):
-            add_never_cache_headers(response)
+            response.headers["Cache-Control"] = NEVER_CACHE
+            response.headers.setdefault("Expires", http_date_now())
         return response
 
 

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_safe
 
 from portal.customers.access import active_membership
 
-from .dashboard import dashboard_cards_html
+from .dashboard import dashboard_cards_html, dashboard_cards_key
 from .fragments import cached_page
 
 logger = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         dict,
         parts={"cards": lambda: dashboard_cards_html(request)},
         parts_customers=[membership.customer_id] if membership is not None else [],
+        parts_keys=[dashboard_cards_key(request)],
     )
 
 

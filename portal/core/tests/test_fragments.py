@@ -325,3 +325,76 @@ def test_each_read_of_a_local_fragment_gets_objects_of_its_own() -> None:
     first = fragments.cached_fragment("local-test:1", lambda: ["a"], local=True)
     second = fragments.cached_fragment("local-test:1", lambda: ["never"], local=True)
     assert first == second == ["a"] and first is not second
+
+
+def test_a_cached_dashboard_reads_redis_in_three_round_trips(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import redis
+    from django.test import override_settings
+
+    from tests.services import redis_server
+
+    with (
+        redis_server() as url,
+        override_settings(
+            CACHES={
+                "default": {"BACKEND": "portal.core.cache.ResilientRedisCache", "LOCATION": url}
+            }
+        ),
+    ):
+        customer, admin, client = _signed_in_admin()
+        make_request(customer=customer, submitted_by=admin)
+        _dashboard(client)
+        _dashboard(client)
+        commands: list[str] = []
+        execute: Any = redis.Redis.execute_command
+
+        def counting(self: Any, *args: Any, **kwargs: Any) -> Any:
+            commands.append(str(args[0]))
+            return execute(self, *args, **kwargs)
+
+        monkeypatch.setattr(redis.Redis, "execute_command", counting)
+        page = _dashboard(client)
+    # The session; the user's version; the page with the newest event, the customer's
+    # version and the cards, all in one.
+    assert commands == ["GET", "MGET", "MGET"]
+    assert "1 open request" in page
+
+
+def test_a_latest_fragment_is_used_only_at_its_version() -> None:
+    computed: list[str] = []
+
+    def compute(text: str) -> Callable[[], str]:
+        def render() -> str:
+            computed.append(text)
+            return text
+
+        return render
+
+    request = RequestFactory().get("/")
+    assert fragments.latest_fragment(request, "latest-test", "v1", compute("one")) == "one"
+    assert fragments.latest_fragment(request, "latest-test", "v1", compute("again")) == "one"
+    assert fragments.latest_fragment(request, "latest-test", "v2", compute("two")) == "two"
+    assert fragments.latest_fragment(request, "latest-test", "v1", compute("old")) == "old"
+    assert computed == ["one", "two", "old"]
+    # Something else under the key (a damaged or older entry) is computed afresh.
+    cache.set("fragment:latest-test", "not a pair")
+    assert fragments.latest_fragment(request, "latest-test", "v1", compute("fresh")) == "fresh"
+
+
+def test_a_prefetched_fragment_is_not_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    request = RequestFactory().get("/")
+    request.__dict__[fragments.PREFETCHED] = {"fragment:prefetched-test": None}
+    stored: dict[str, Any] = {}
+
+    class NoReads:
+        def get(self, *args: Any, **kwargs: Any) -> Any:
+            pytest.fail("read again")
+
+        def set(self, key: str, value: Any, timeout: int) -> None:
+            stored[key] = value
+
+    monkeypatch.setattr(fragments, "cache", NoReads())
+    assert fragments.latest_fragment(request, "prefetched-test", "v1", lambda: "new") == "new"
+    assert stored == {"fragment:prefetched-test": ("v1", "new")}
