@@ -2,8 +2,9 @@
 
 Topology: PostgreSQL and Redis of their own, a node as in production: nginx
 with deploy/'s locations in front of `manage.py serve --only pages` (gunicorn,
-2 sync processes) and `--only live` (uvicorn, 1 process, the live stream as a
-native ASGI handler), the Redis bus, production settings. Load comes from
+2 sync processes) and `--only live` (uvicorn, 2 processes, the live stream as a
+native ASGI handler), the Redis bus, production settings (the request log at its
+default level, INFO, as in production). Load comes from
 wrk (pages) and from this process (live streams, paced page views).
 Every throughput is also given as a ratio to a bare Django page (/healthz)
 measured on the same server in the same run.
@@ -61,7 +62,7 @@ class Portal:
     """
 
     def __init__(
-        self, env: dict[str, str], workers: int = 2, live_workers: int = 1, *, front: bool = True
+        self, env: dict[str, str], workers: int = 2, live_workers: int = 2, *, front: bool = True
     ) -> None:
         self.env = env
         self.workers_count = workers
@@ -634,7 +635,6 @@ def main() -> None:
             "DATABASE_URL": f"{pg_url}/postgres",
             "REDIS_URL": redis_url,
             "PORTAL_LIVE_BUS": "redis",
-            "PORTAL_LOG_LEVEL": "WARNING",
             "PORTAL_LIVE_MAX_STREAMS_PER_USER": "50",
             # Every client of the bench comes from 127.0.0.1: the per-address API limit
             # (600/min) would turn the API scenario into a measurement of 429 answers.
@@ -694,6 +694,7 @@ def main() -> None:
                 hold=20 if quick else 60,
             )  # fmt: skip
         results["versions"] = versions(env, pg_url)
+        results["processes"] = {"pages": portal.workers_count, "live": portal.live_workers}
     results["loaded_after"] = os.getloadavg()
     results["duration_s"] = time.monotonic() - began
     raw = ROOT / "var" / ("bench-streams.json" if args.only_streams else "bench-results.json")
@@ -715,6 +716,7 @@ def write_report(path: Path, results: dict[str, Any], quick: bool) -> None:
     s = results.get("streams")
     command = "make bench-quick" if quick else "make bench"
     today = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    processes = results.get("processes", {"pages": 2, "live": 2})
 
     def mark(ok: bool) -> str:
         return "met" if ok else "**not met**"
@@ -893,9 +895,10 @@ def write_report(path: Path, results: dict[str, Any], quick: bool) -> None:
             ),
             "",
             "Production topology on one machine: Debian's nginx with deploy/'s locations in "
-            "front of gunicorn with 2 sync processes for the pages (`serve --only pages`) and "
-            "uvicorn with 1 process for the live stream (`serve --only live`), PostgreSQL, "
-            "Redis cache, sessions and bus, production settings; wrk and the stream clients run "
+            f"front of gunicorn with {processes['pages']} sync processes for the pages "
+            f"(`serve --only pages`) and uvicorn with {processes['live']} processes for the live "
+            "stream (`serve --only live`), PostgreSQL, Redis cache, sessions and bus, production "
+            "settings (the request log at INFO, its default); wrk and the stream clients run "
             f"on the same 2 cores. Data: {data['customers']} customers, {data['users']:,} users, "
             f"{data['requests']:,} service requests with timelines, invoices, documents. "
             "The bare Django page is `/healthz`: a Django view through the whole middleware "

@@ -41,7 +41,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--workers",
             type=int,
-            help="Server processes (PORTAL_WORKERS, 2; with --only live PORTAL_LIVE_WORKERS, 1).",
+            help="Server processes (PORTAL_WORKERS, 2; with --only live PORTAL_LIVE_WORKERS, 2).",
         )
         parser.add_argument("--no-banner", action="store_true", help="Do not print the sign-ins.")
         parser.add_argument(
@@ -63,7 +63,7 @@ class Command(BaseCommand):
             raise CommandError(f"{server} is not installed in this environment; run 'make run'.")
         if options["workers"] is None:
             variable, default = (
-                ("PORTAL_LIVE_WORKERS", "1") if options["only"] == LIVE else ("PORTAL_WORKERS", "2")
+                ("PORTAL_LIVE_WORKERS", "2") if options["only"] == LIVE else ("PORTAL_WORKERS", "2")
             )
             options["workers"] = int(os.environ.get(variable, default))
         host, port = options["host"], options["port"]
