@@ -287,6 +287,9 @@ ACCOUNT_RATE_LIMITS = {
 # again when the last sign-in is older than five minutes.
 ACCOUNT_REAUTHENTICATION_REQUIRED = True
 ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
+# Named, not left to allauth's default: since 65.22 that also offers a code sent by
+# e-mail, which would let whoever reads the mailbox of a hijacked session pass.
+ACCOUNT_REAUTHENTICATION_METHODS = ("password", "mfa")
 
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_ADAPTER = "portal.accounts.adapters.MFAAdapter"  # second-factor secrets encrypted at rest

@@ -186,6 +186,9 @@ RULES: dict[str, Expect] = {
     "account_logout": signed_in(anonymous="redirect"),
     "account_inactive": everyone(200),
     "account_reauthenticate": signed_in(),
+    # Re-authenticating by an e-mailed code (allauth 65.22): not enabled, the password is asked.
+    "account_request_reauthentication_code": signed_in(403),
+    "account_confirm_reauthentication_code": signed_in(403),
     "account_email": signed_in(),
     "account_email_verification_sent": everyone(200),
     "account_change_password": signed_in(),

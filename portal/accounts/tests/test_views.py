@@ -5,6 +5,7 @@ import json
 import pytest
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
+from django.core import mail
 from django.test import Client
 
 from portal.accounts.models import NotificationPreference, User
@@ -244,6 +245,16 @@ def test_language_switch_is_remembered_for_signed_in_people(client: Client) -> N
     client.post("/i18n/setlang/", {"language": "de", "next": "/dashboard/"})
     user.refresh_from_db()
     assert user.preferred_language == "de"
+
+
+def test_re_authenticating_takes_the_password_not_a_code_sent_by_e_mail(client: Client) -> None:
+    client.force_login(UserFactory())
+    page = client.get("/accounts/reauthenticate/")
+    assert page.status_code == 200
+    assert 'name="password"' in page.content.decode()
+    assert "/accounts/reauthenticate/code/" not in page.content.decode()
+    assert client.post("/accounts/reauthenticate/code/", {}).status_code == 403
+    assert not mail.outbox
 
 
 def test_adding_an_e_mail_address_asks_for_the_password_again(client: Client) -> None:

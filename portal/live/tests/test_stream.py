@@ -204,7 +204,8 @@ def test_quiet_streams_get_heartbeats_and_end_after_their_lifetime(
     settings.PORTAL_LIVE_HEARTBEAT = 0.2
     settings.PORTAL_LIVE_MAX_STREAM_SECONDS = 1
     with stream(portal_server, two_customers["member"]) as client:
-        assert client.ended.wait(3)
+        # Ends after its 1 s lifetime; the wait leaves room for a loaded machine.
+        assert client.ended.wait(10)
         assert "heartbeat" in client.comments
 
 
