@@ -69,6 +69,19 @@ class User(AbstractUser):
     def display_name(self) -> str:
         return self.get_full_name() or self.email
 
+    def get_session_auth_hash(self) -> str:
+        # A user from the shared user cache comes without the password hash, and with
+        # the session hash it gives instead (portal.accounts.user_cache). Once the
+        # password is loaded or set, it is the source again.
+        known = self.__dict__.get(SESSION_AUTH_HASH)
+        if known is not None and "password" not in self.__dict__:
+            return str(known)
+        return super().get_session_auth_hash()
+
+
+# Where a user from the shared user cache keeps the session hash of its password.
+SESSION_AUTH_HASH = "_portal_session_auth_hash"
+
 
 class NotificationKind(models.TextChoices):
     SERVICE_REQUEST = "service_request", _("Updates to service requests")

@@ -1,4 +1,4 @@
-"""The signed-in user of a page, from the process's memory while their row is unchanged.
+"""The signed-in user of a page, from memory while their row is unchanged.
 
 Every page reads the session's user (``ModelBackend.get_user``): one query,
 which cost as much as the rest of a cached dashboard. The row is kept in the
@@ -10,8 +10,15 @@ version is read before the row, so a row read during a change is stored under
 a version nobody asks for again. Each request gets its own instance. While
 Redis is away every version reads as new, and every request queries.
 
-Only the row is kept (no password hash leaves the process); the session hash is
-checked by Django's ``get_user`` as before.
+A row read from the database is also shared through the cache (Redis), so that
+the other server processes, on this node and on others, need not query for a
+user they have not seen yet: each process would otherwise read each user once.
+The shared copy holds no password hash. It holds the session hash Django checks
+the session against instead (an HMAC of the password hash with the secret key),
+which every session of the user holds anyway; its key names the secret key, so
+a new secret key is never answered with a hash made under the old one. A user
+from the shared copy loads its password hash from the database only if
+something asks for it (a password change).
 """
 
 from __future__ import annotations
@@ -23,26 +30,82 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
+from django.core.cache import cache as shared_cache
+from django.utils.crypto import salted_hmac
 
+from portal.accounts.models import SESSION_AUTH_HASH
 from portal.core.fragments import remember_version, versions
 
 MAX_USERS = 10_000
 # The safety net for a change that moved no version (a QuerySet.update of users,
-# which the portal never does): a user seen every half minute on each of several
-# server processes stays in memory, and is read afresh every 5 minutes regardless.
+# which the portal never does): a row is used for at most 5 minutes after it was
+# read from the database, in memory or from the shared copy.
 MAX_AGE = 300.0
+LEFT_OUT = "password"  # the field of the password hash, which the shared copy leaves out
 
-_rows: OrderedDict[Any, tuple[str, float, tuple[Any, ...]]] = OrderedDict()
+# Per process: pk -> (version, read at (wall clock), field names, values, session hash
+# or None when the row holds its password hash).
+Entry = tuple[str, float, tuple[str, ...], tuple[Any, ...], str | None]
+_rows: OrderedDict[Any, Entry] = OrderedDict()
 _lock = threading.Lock()
 
 GetUser = Callable[[ModelBackend, Any], Any]
 
 
 @cache
-def _fields() -> list[str]:
-    return [field.attname for field in get_user_model()._meta.concrete_fields]
+def _fields() -> tuple[str, ...]:
+    return tuple(field.attname for field in get_user_model()._meta.concrete_fields)
+
+
+@cache
+def _secret_id(secret_key: str) -> str:
+    return salted_hmac(
+        "portal.accounts.user_cache", "secret key id", secret=secret_key
+    ).hexdigest()[:16]
+
+
+def _shared_key(pk: Any, version: str) -> str:
+    return f"userrow:{pk}:{version}:{_secret_id(settings.SECRET_KEY)}"
+
+
+def _instance(entry: Entry) -> Any:
+    _version, _read_at, names, values, session_hash = entry
+    user = get_user_model().from_db("default", names, values)
+    if session_hash is not None:
+        user.__dict__[SESSION_AUTH_HASH] = session_hash
+    return user
+
+
+def _fresh(entry: Any, version: str) -> bool:
+    return (
+        isinstance(entry, tuple)
+        and len(entry) == 5
+        and entry[0] == version
+        and time.time() - entry[1] < MAX_AGE
+    )
+
+
+def _keep(pk: Any, entry: Entry) -> None:
+    with _lock:
+        _rows[pk] = entry
+        _rows.move_to_end(pk)
+        while len(_rows) > MAX_USERS:
+            _rows.popitem(last=False)
+
+
+@cache
+def _shared_fields() -> tuple[str, ...]:
+    return tuple(name for name in _fields() if name != LEFT_OUT)
+
+
+def _share(pk: Any, version: str, user: Any, read_at: float) -> None:
+    names = _shared_fields()
+    values = tuple(getattr(user, name) for name in names)
+    entry: Entry = (version, read_at, names, values, user.get_session_auth_hash())
+    shared_cache.set(_shared_key(pk, version), entry, int(MAX_AGE))
 
 
 def cached(get_user: GetUser) -> GetUser:
@@ -59,19 +122,25 @@ def cached(get_user: GetUser) -> GetUser:
             entry = _rows.get(pk)
             if entry is not None:
                 _rows.move_to_end(pk)
-        if entry is not None and entry[0] == version and time.monotonic() - entry[1] < MAX_AGE:
-            user = model.from_db("default", _fields(), entry[2])
+        if entry is None or not _fresh(entry, version):
+            shared = shared_cache.get(_shared_key(pk, version))
+            # A row shared by a process of another release, whose user model had other
+            # fields, is not this model's row: read the user afresh.
+            entry = shared if _fresh(shared, version) and shared[2] == _shared_fields() else None
+            if entry is not None:
+                _keep(pk, entry)
+        if entry is not None:
+            user = _instance(entry)
             remember_version(user, version)
             return user if backend.user_can_authenticate(user) else None
+        read_at = time.time()
         user = get_user(backend, user_id)
         if user is not None:
             remember_version(user, version)
-            values = tuple(getattr(user, name) for name in _fields())
-            with _lock:
-                _rows[pk] = (version, time.monotonic(), values)
-                _rows.move_to_end(pk)
-                while len(_rows) > MAX_USERS:
-                    _rows.popitem(last=False)
+            _keep(
+                pk, (version, read_at, _fields(), tuple(getattr(user, n) for n in _fields()), None)
+            )
+            _share(pk, version, user, read_at)
         return user
 
     return get_user_cached

@@ -37,7 +37,7 @@ T = TypeVar("T")
 RETRY_SECONDS = 1.0
 # Keys to delete when Redis is back; past this many, the whole cache is cleared instead.
 MAX_REMEMBERED = 10_000
-REMOTE_ONLY_PREFIXES = (SESSION_PREFIX, "fragment:", "fragver:")
+REMOTE_ONLY_PREFIXES = (SESSION_PREFIX, "fragment:", "fragver:", "userrow:")
 
 
 # Django makes a cache object per thread and per request context (every page
@@ -180,9 +180,9 @@ class ResilientRedisCache(RedisCache):
 
     @staticmethod
     def _session(key: Any) -> bool:
-        """Keys that are never kept in the process's memory: sessions, and fragments
-        and their versions (a change seen by one process only would leave the others'
-        copies stale)."""
+        """Keys that are never kept in the process's memory: sessions, fragments, their
+        versions and shared user rows (a change seen by one process only would leave the
+        others' copies stale)."""
         return str(key).startswith(REMOTE_ONLY_PREFIXES)
 
     def add(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: Any = None) -> Any:

@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from portal.accounts import user_cache
 from portal.accounts.models import User
+from portal.core.fragments import versions
 from portal.customers.roles import Role
 from portal.customers.tests.factories import make_customer, make_member
 
@@ -91,3 +94,77 @@ def test_a_request_gets_an_instance_of_its_own() -> None:
     assert first == second and first is not second
     first.first_name = "Changed in one request"  # type: ignore[union-attr]
     assert second.first_name != "Changed in one request"  # type: ignore[union-attr]
+
+
+def test_a_user_read_by_one_process_is_not_read_again_by_another() -> None:
+    client = _signed_in(make_member(make_customer(), Role.ADMIN))
+    assert _user_queries(client) == (200, 1)
+    user_cache.forget_all()  # another server process: nothing of this user in its memory
+    assert _user_queries(client) == (200, 0)
+    assert _user_queries(client) == (200, 0)
+
+
+def test_the_shared_copy_holds_no_password_hash() -> None:
+    user = make_member(make_customer(), Role.ADMIN)
+    _user_queries(_signed_in(user))
+    user.refresh_from_db()
+    version = versions(users=[user.pk])
+    entry = cache.get(user_cache._shared_key(user.pk, version))
+    _version, _read_at, names, values, session_hash = entry
+    assert "password" not in names and user.password not in values
+    assert user.password not in repr(entry)
+    assert session_hash == user.get_session_auth_hash()
+
+
+def test_a_changed_password_ends_the_other_sessions_on_every_process() -> None:
+    user = make_member(make_customer(), Role.ADMIN)
+    laptop, phone = _signed_in(user), _signed_in(user)
+    assert laptop.get("/dashboard/").status_code == phone.get("/dashboard/").status_code == 200
+    user_cache.forget_all()
+    assert phone.get("/dashboard/").status_code == 200  # from the shared copy
+    changed = User.objects.get(pk=user.pk)
+    changed.set_password("a-new-long-passphrase-2026")
+    changed.save()
+    user_cache.forget_all()
+    assert phone.get("/dashboard/").status_code == 302
+
+
+def test_a_new_secret_key_is_not_answered_with_the_old_session_hash(settings: Any) -> None:
+    client = _signed_in(make_member(make_customer(), Role.ADMIN))
+    assert _user_queries(client) == (200, 1)  # shared, with the hash under the old key
+    user_cache.forget_all()
+    settings.SECRET_KEY = "a-new-secret-key-" + "x" * 50
+    # Django checks the session against a hash made with the new key: signed out.
+    assert client.get("/dashboard/").status_code == 302
+
+
+def test_a_user_from_the_shared_copy_loads_its_password_when_asked() -> None:
+    from django.contrib.auth.backends import ModelBackend
+
+    user = make_member(make_customer(), Role.ADMIN)
+    user.set_password("the-current-passphrase-2026")
+    user.save()
+    ModelBackend().get_user(user.pk)  # read from the database, shared
+    user_cache.forget_all()
+    with CaptureQueriesContext(connection) as captured:
+        shared: Any = ModelBackend().get_user(user.pk)
+    assert len(captured) == 0
+    assert "password" not in shared.__dict__
+    assert shared.get_session_auth_hash() == user.get_session_auth_hash()
+    with CaptureQueriesContext(connection) as captured:
+        assert shared.check_password("the-current-passphrase-2026")
+    assert len(captured) == 1  # the password hash, loaded for this
+    shared.set_password("another-passphrase-2026")
+    assert shared.get_session_auth_hash() != user.get_session_auth_hash()
+
+
+def test_a_row_shared_with_other_fields_is_read_afresh() -> None:
+    user = make_member(make_customer(), Role.ADMIN)
+    client = _signed_in(user)
+    assert _user_queries(client) == (200, 1)
+    key = user_cache._shared_key(user.pk, versions(users=[user.pk]))
+    version, read_at, names, values, session_hash = cache.get(key)
+    # As an older release would have shared it: one field more, the values shifted.
+    cache.set(key, (version, read_at, ("removed_field", *names), (True, *values), session_hash))
+    user_cache.forget_all()
+    assert _user_queries(client) == (200, 1)
