@@ -45,19 +45,24 @@ def register_card(provider: CardProvider) -> CardProvider:
 
 def dashboard_cards_key(request: HttpRequest) -> str:
     """Where the dashboard's cards of the signed-in user's customer and role are kept
-    (``latest_fragment``: the customer's version is checked against the copy)."""
+    (``latest_fragment``: the customer's version is checked against the copy). Once per
+    request: the view names it for the page's round trip, the cards read it again."""
     from portal.customers.access import active_membership
 
-    membership = active_membership(request)
-    return ":".join(
-        [
-            "dashboard-cards",
-            f"{membership.customer_id}-{membership.role}" if membership is not None else "-",
-            get_language() or "",
-            # Overdue invoices and "recently" depend on the day.
-            timezone.localdate().isoformat(),
-        ]
-    )
+    known: str | None = request.__dict__.get("_dashboard_cards_key")
+    if known is None:
+        membership = active_membership(request)
+        known = ":".join(
+            [
+                "dashboard-cards",
+                f"{membership.customer_id}-{membership.role}" if membership is not None else "-",
+                get_language() or "",
+                # Overdue invoices and "recently" depend on the day.
+                timezone.localdate().isoformat(),
+            ]
+        )
+        request.__dict__["_dashboard_cards_key"] = known
+    return known
 
 
 def dashboard_cards_html(request: HttpRequest) -> str:
