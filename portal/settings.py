@@ -182,8 +182,9 @@ MIDDLEWARE = [
 ]
 
 # Sessions are read from the cache (Redis in production) and written through to
-# the database, so a page view costs no session query.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# the database, so a page view costs no session query: Django's cached_db, with a
+# known session's row written in one statement (portal/accounts/session_store.py).
+SESSION_ENGINE = "portal.accounts.session_store"
 # Messages ride in the session: no extra cookie (whose deletion Django would
 # send without the Secure flag).
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"

@@ -89,8 +89,8 @@ class SessionActivityMiddleware:
     """Keeps the "active sessions" list (allauth's user sessions) up to date, cheaply.
 
     allauth's own middleware writes the session row on every request; this one
-    writes it only when the session's last-seen time moved (about once a
-    minute), so a page view usually costs no write at all.
+    writes it only when the session's last-seen time moved (a twelfth of the idle
+    limit, at most every 5 minutes), so a page view usually costs no write at all.
     """
 
     def __init__(self, get_response: Middleware) -> None:
@@ -102,9 +102,9 @@ class SessionActivityMiddleware:
             and request.user.is_authenticated
             and request.session.session_key
         ):
-            from allauth.usersessions.models import UserSession
+            from .services import session_activity_record
 
-            UserSession.objects.create_from_request(request)
+            session_activity_record(request)
         return self.get_response(request)
 
 

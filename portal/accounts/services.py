@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from allauth.account.adapter import get_adapter
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from allauth.socialaccount.models import SocialAccount
@@ -253,6 +254,27 @@ def account_delete(*, user: User, password: str, request: HttpRequest | None = N
     user.is_superuser = False
     user.anonymised_at = timezone.now()
     user.save()
+
+
+def session_activity_record(request: HttpRequest) -> None:
+    """The signed-in session's row in "active sessions": seen now, from this client.
+
+    allauth's ``create_from_request`` reads the row and its user and saves it in a
+    transaction (five queries). From the same address and browser, which is nearly
+    every time, one UPDATE does; otherwise allauth's path creates the row or notes
+    the new client, and sends its signal for that.
+    """
+    user_agent = request.META.get("HTTP_USER_AGENT", "")[
+        : UserSession._meta.get_field("user_agent").max_length
+    ]
+    seen = UserSession.objects.filter(
+        session_key=request.session.session_key,
+        user_id=request.user.pk,
+        ip=get_adapter().get_client_ip(request),
+        user_agent=user_agent,
+    ).update(last_seen_at=timezone.now())
+    if not seen:
+        UserSession.objects.create_from_request(request)
 
 
 @transaction.atomic
