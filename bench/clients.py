@@ -8,6 +8,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+# What each client sends as its browser: the one its seeded session was signed in
+# with (bench/seed.py), as a real session's browser is the one that signed in.
+USER_AGENT = "bench"
+
 
 @dataclass
 class StreamClient:
@@ -46,7 +50,8 @@ async def run_stream(
     client.writer = writer
     last = f"Last-Event-ID: {client.last_id}\r\n" if client.last_id is not None else ""
     writer.write(
-        f"GET /live/events HTTP/1.1\r\nHost: {host}\r\nCookie: {client.cookie}\r\n"
+        f"GET /live/events HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {USER_AGENT}\r\n"
+        f"Cookie: {client.cookie}\r\n"
         f"Accept: text/event-stream\r\n{last}\r\n".encode()
     )
     status, _ = await _read_head(reader)
@@ -89,7 +94,10 @@ async def get(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, path: str, cookie: str
 ) -> tuple[int, int]:
     """One keep-alive GET; returns (status, body bytes)."""
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\n\r\n".encode())
+    writer.write(
+        f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {USER_AGENT}\r\n"
+        f"Cookie: {cookie}\r\n\r\n".encode()
+    )
     status, headers = await _read_head(reader)
     if "content-length" in headers:
         body = await reader.readexactly(int(headers["content-length"]))

@@ -8,7 +8,8 @@ function init(args)
   for line in io.lines(os.getenv("BENCH_REQUESTS")) do
     local path, name, value = line:match("^([^\t]+)\t([^\t]*)\t(.*)$")
     if path then
-      local headers = {}
+      -- The browser each seeded session was signed in with (bench/seed.py).
+      local headers = { ["User-Agent"] = "bench" }
       if name ~= "" then headers[name] = value end
       table.insert(requests, wrk.format("GET", path, headers))
     end

@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import datetime
 import json
+import math
 import os
 import platform
 import random
@@ -34,7 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.clients import StreamClient, StreamFleet, get  # noqa: E402
+from bench.clients import USER_AGENT, StreamClient, StreamFleet, get  # noqa: E402
 from tests.server import free_port  # noqa: E402
 from tests.services import postgres_server, redis_server  # noqa: E402
 
@@ -266,6 +267,7 @@ async def streams_scenario(
 
     # Pages at a steady pace from signed-in users, while changes stream out.
     page_latencies: list[float] = []
+    page_done: list[tuple[float, float]] = []  # (when answered, latency ms), by the minute
     page_errors = 0
     stop_pages = asyncio.Event()
 
@@ -291,7 +293,9 @@ async def streams_scenario(
                 page_errors += 1
                 reader, writer = await asyncio.open_connection(HOST, portal.port)
                 continue
-            page_latencies.append((time.monotonic() - begun) * 1000)
+            answered = time.monotonic()
+            page_latencies.append((answered - begun) * 1000)
+            page_done.append((answered, page_latencies[-1]))
             if status != 200:
                 page_errors += 1
         writer.close()
@@ -305,9 +309,12 @@ async def streams_scenario(
         for i in range(PAGE_CONNECTIONS if page_rate else 0)
     ]
     log(f"holding for {hold:.0f} s: {page_rate:.0f} pages/s, {event_rate:.0f} changes/s")
+    hold_started = time.monotonic()
     await asyncio.sleep(hold)
     stop_pages.set()
     await asyncio.gather(*page_workers, return_exceptions=True)
+    for m in page_minutes(page_done, hold_started, hold):
+        log(f"minute {m['minute']:.0f}: {m['rate']:.0f} pages/s, p95 {m['p95']:.0f} ms")
     hold_deliveries = list(fleet.deliveries)
 
     # Reconnect storm: every stream drops and comes back with Last-Event-ID.
@@ -339,6 +346,7 @@ async def streams_scenario(
         "page_rate_asked": page_rate,
         "page_p50": percentile(page_latencies, 50),
         "page_p95": percentile(page_latencies, 95),
+        "page_minutes": page_minutes(page_done, hold_started, hold),
         "page_errors": page_errors,
         "events": sum(len(v) for v in emitted.values()),
         "deliveries": len(hold_deliveries),
@@ -348,6 +356,25 @@ async def streams_scenario(
         "clients_missing_events": incomplete,
         "stream_errors": sum(c.errors for c in clients),
     }
+
+
+def page_minutes(
+    done: list[tuple[float, float]], started: float, hold: float
+) -> list[dict[str, float]]:
+    """Pages answered in each minute of the hold, with their p95: whether the server
+    kept up throughout or fell behind at some point (and when)."""
+    minutes: list[dict[str, float]] = []
+    for minute in range(max(1, math.ceil(hold / 60))):
+        begin, end = started + minute * 60, started + min(hold, (minute + 1) * 60)
+        latencies = [ms for at, ms in done if begin <= at < end]
+        minutes.append(
+            {
+                "minute": minute + 1,
+                "rate": len(latencies) / max(end - begin, 1e-9),
+                "p95": percentile(latencies, 95),
+            }
+        )
+    return minutes
 
 
 class Latencies(list[float]):
@@ -467,7 +494,7 @@ def touch_sessions(base: str, cookies: list[str]) -> None:
 
     with httpx.Client(timeout=30) as client:
         for cookie in cookies:
-            client.get(f"{base}/dashboard/", headers={"Cookie": cookie})
+            client.get(f"{base}/dashboard/", headers={"Cookie": cookie, "User-Agent": USER_AGENT})
 
 
 def pages_scenario(
@@ -875,6 +902,19 @@ def write_report(path: Path, results: dict[str, Any], quick: bool) -> None:
             f"that opens its stream: {s.get('first_views_rate', 0):.0f} first views a second, "
             f"p95 {s.get('first_views_p95', 0):.0f} ms.",
             "",
+            *(
+                [
+                    "Pages in each minute of the hold (answered a second, p95): "
+                    + "; ".join(
+                        f"{m['minute']}: {m['rate']:.0f}/s, {m['p95']:,.0f} ms"
+                        for m in s["page_minutes"]
+                    )
+                    + ".",
+                    "",
+                ]
+                if s.get("page_minutes")
+                else []
+            ),
         ]
         if s
         else ["Live streams: not run (`--skip-streams`).", ""]

@@ -367,6 +367,7 @@ def run(
     UserSession.objects.bulk_create(
         [
             UserSession(
+                # The address and browser of the bench's clients (bench/clients.py).
                 user=user, session_key=row.session_key, ip="127.0.0.1",
                 user_agent="bench", created_at=now, last_seen_at=now,
             )
