@@ -9,7 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 # What each client sends as its browser: the one its seeded session was signed in
-# with (bench/seed.py), as a real session's browser is the one that signed in.
+# with (bench/seed.py; bench/pages.lua repeats it for wrk), as a real session's
+# browser is the one that signed in.
 USER_AGENT = "bench"
 
 

@@ -34,6 +34,7 @@ from django.core.files.storage import storages
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from bench.clients import USER_AGENT
 from portal.accounts.models import User
 from portal.billing.models import Invoice, InvoiceLine, InvoiceStatus
 from portal.customers.models import Customer, Membership
@@ -367,9 +368,9 @@ def run(
     UserSession.objects.bulk_create(
         [
             UserSession(
-                # The address and browser of the bench's clients (bench/clients.py).
+                # The address and browser of the bench's clients.
                 user=user, session_key=row.session_key, ip="127.0.0.1",
-                user_agent="bench", created_at=now, last_seen_at=now,
+                user_agent=USER_AGENT, created_at=now, last_seen_at=now,
             )
             for user, row in zip(people, sessions, strict=True)
         ],
