@@ -454,8 +454,9 @@ and write a section here, newest first; the raw figures go to `var/bench-results
   every throughput also as a ratio to the bare Django page in the same run. The bare page
   is measured a second time with a session: the floor any signed-in page stands on.
 - **(c) growth**: the request list and a request's page of customers with 10, 1,000 and
-  100,000 requests: query count and server time of one view (inside Django), and p50 / p99
-  under wrk over that customer's users.
+  100,000 requests: query count and median server time of a view (inside Django; the
+  customers' views take turns in one process, so the machine's noise weighs on each alike),
+  and p50 / p99 under wrk over that customer's users.
 - **browser budget** (`bench/browser.py`): Debian's Chromium through Playwright loads each
   main page signed in, with an empty cache and again; bytes are Resource Timing
   `transferSize` (headers included, 0 for a cache hit), time is Navigation Timing
@@ -544,23 +545,29 @@ def growth_scenario(
     """(c) the request list and a request's page for customers with 10 ... 100,000 requests."""
     name, sessions = seed["cookie_name"], seed["sessions"]
     base = f"http://{HOST}:{portal.port}"
-    rows = []
     customers = len(seed["references"])
+    steps = []
     for step in sorted(seed["growth"], key=lambda g: g["requests"]):
         # The customer's users who may see requests: user i belongs to customer
         # i % customers with the role i % 4 (admin, member, member, billing).
         c = step["customer_index"]
         users = [i for i in range(c, len(sessions), customers) if i % 4 != 3]
-        user = users[0]
         paths = {"list": "/requests/", "detail": f"/requests/{step['references'][0]}/"}
-        counted = json.loads(
-            portal.manage(
-                "shell", "--no-imports", "-c",
-                "import json, sys; from bench.queries import measure; "
-                f"json.dump(measure(cookie_name={name!r}, session={sessions[user]!r}, "
-                f"paths={list(paths.values())!r}), sys.stdout)",
-            )
-        )  # fmt: skip
+        steps.append((step, c, users, paths))
+    # Server time inside Django, every customer's views in turn (one process, one run).
+    views = [
+        {"session": sessions[users[0]], "paths": list(paths.values())} for *_, users, paths in steps
+    ]
+    counted = json.loads(
+        portal.manage(
+            "shell", "--no-imports", "-c",
+            "import json, sys; from bench.queries import measure; "
+            f"json.dump(measure(cookie_name={name!r}, views={views!r}), sys.stdout)",
+        )
+    )  # fmt: skip
+    rows = []
+    for (step, c, users, paths), measured in zip(steps, counted, strict=True):
+        user = users[0]
         touch_sessions(base, [f"{name}={sessions[u]}" for u in users])
         plan = json.loads(
             portal.manage(
@@ -578,7 +585,7 @@ def growth_scenario(
                 [(path, "Cookie", f"{name}={sessions[u]}") for u in users],
             )
             wrk(base + path, None, 1, requests=lines)
-            row[key] = {**wrk(base + path, None, seconds, requests=lines), **counted[path]}
+            row[key] = {**wrk(base + path, None, seconds, requests=lines), **measured[path]}
         rows.append(row)
     return rows
 
