@@ -23,6 +23,7 @@ something asks for it (a password change).
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections import OrderedDict
@@ -42,12 +43,15 @@ from portal.core.fragments import remember_version, versions
 MAX_USERS = 10_000
 # The safety net for a change that moved no version (a QuerySet.update of users,
 # which the portal never does): a row is used for at most 5 minutes after it was
-# read from the database, in memory or from the shared copy.
+# read from the database, in memory or from the shared copy. Each row's time is
+# drawn between MIN_AGE and MAX_AGE when it is read: users seen together (everyone
+# after a restart, or at nine in the morning) are then not all read again together.
 MAX_AGE = 300.0
+MIN_AGE = 0.75 * MAX_AGE
 LEFT_OUT = "password"  # the field of the password hash, which the shared copy leaves out
 
-# Per process: pk -> (version, read at (wall clock), field names, values, session hash
-# or None when the row holds its password hash).
+# Per process: pk -> (version, used until (wall clock), field names, values, session
+# hash or None when the row holds its password hash).
 Entry = tuple[str, float, tuple[str, ...], tuple[Any, ...], str | None]
 _rows: OrderedDict[Any, Entry] = OrderedDict()
 _lock = threading.Lock()
@@ -68,11 +72,16 @@ def _secret_id(secret_key: str) -> str:
 
 
 def _shared_key(pk: Any, version: str) -> str:
-    return f"userrow:{pk}:{version}:{_secret_id(settings.SECRET_KEY)}"
+    # "userrow2": the entry's time is when it stops being used ("userrow" held when it was read).
+    return f"userrow2:{pk}:{version}:{_secret_id(settings.SECRET_KEY)}"
+
+
+def _used_until(read_at: float) -> float:
+    return read_at + random.uniform(MIN_AGE, MAX_AGE)  # noqa: S311 - not security
 
 
 def _instance(entry: Entry) -> Any:
-    _version, _read_at, names, values, session_hash = entry
+    _version, _until, names, values, session_hash = entry
     user = get_user_model().from_db("default", names, values)
     if session_hash is not None:
         user.__dict__[SESSION_AUTH_HASH] = session_hash
@@ -84,7 +93,7 @@ def _fresh(entry: Any, version: str) -> bool:
         isinstance(entry, tuple)
         and len(entry) == 5
         and entry[0] == version
-        and time.time() - entry[1] < MAX_AGE
+        and time.time() < entry[1]
     )
 
 
@@ -101,10 +110,10 @@ def _shared_fields() -> tuple[str, ...]:
     return tuple(name for name in _fields() if name != LEFT_OUT)
 
 
-def _share(pk: Any, version: str, user: Any, read_at: float) -> None:
+def _share(pk: Any, version: str, user: Any, until: float) -> None:
     names = _shared_fields()
     values = tuple(getattr(user, name) for name in names)
-    entry: Entry = (version, read_at, names, values, user.get_session_auth_hash())
+    entry: Entry = (version, until, names, values, user.get_session_auth_hash())
     shared_cache.set(_shared_key(pk, version), entry, int(MAX_AGE))
 
 
@@ -133,14 +142,12 @@ def cached(get_user: GetUser) -> GetUser:
             user = _instance(entry)
             remember_version(user, version)
             return user if backend.user_can_authenticate(user) else None
-        read_at = time.time()
+        until = _used_until(time.time())
         user = get_user(backend, user_id)
         if user is not None:
             remember_version(user, version)
-            _keep(
-                pk, (version, read_at, _fields(), tuple(getattr(user, n) for n in _fields()), None)
-            )
-            _share(pk, version, user, read_at)
+            _keep(pk, (version, until, _fields(), tuple(getattr(user, n) for n in _fields()), None))
+            _share(pk, version, user, until)
         return user
 
     return get_user_cached

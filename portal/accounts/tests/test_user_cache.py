@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -110,7 +111,7 @@ def test_the_shared_copy_holds_no_password_hash() -> None:
     user.refresh_from_db()
     version = versions(users=[user.pk])
     entry = cache.get(user_cache._shared_key(user.pk, version))
-    _version, _read_at, names, values, session_hash = entry
+    _version, _until, names, values, session_hash = entry
     assert "password" not in names and user.password not in values
     assert user.password not in repr(entry)
     assert session_hash == user.get_session_auth_hash()
@@ -163,8 +164,38 @@ def test_a_row_shared_with_other_fields_is_read_afresh() -> None:
     client = _signed_in(user)
     assert _user_queries(client) == (200, 1)
     key = user_cache._shared_key(user.pk, versions(users=[user.pk]))
-    version, read_at, names, values, session_hash = cache.get(key)
+    version, until, names, values, session_hash = cache.get(key)
     # As an older release would have shared it: one field more, the values shifted.
-    cache.set(key, (version, read_at, ("removed_field", *names), (True, *values), session_hash))
+    cache.set(key, (version, until, ("removed_field", *names), (True, *values), session_hash))
     user_cache.forget_all()
     assert _user_queries(client) == (200, 1)
+
+
+def test_a_row_is_read_again_once_its_time_is_up() -> None:
+    user = make_member(make_customer(), Role.ADMIN)
+    client = _signed_in(user)
+    assert _user_queries(client) == (200, 1)
+    key = user_cache._shared_key(user.pk, versions(users=[user.pk]))
+    version, _until, *rest = user_cache._rows[user.pk]
+    past = time.time() - 1
+    # Its time is up in this process's memory and in the shared copy alike.
+    user_cache._rows[user.pk] = (version, past, *rest)  # type: ignore[assignment]
+    shared_version, _shared_until, *shared_rest = cache.get(key)
+    cache.set(key, (shared_version, past, *shared_rest))
+    assert _user_queries(client) == (200, 1)
+    assert _user_queries(client) == (200, 0)
+
+
+def test_rows_read_together_are_not_read_again_together() -> None:
+    """Each row is used for 3¾ to 5 minutes, drawn when it is read: users who all
+    signed in after a restart do not all come due again in the same moment."""
+    customer = make_customer()
+    users = [make_member(customer, Role.MEMBER) for _ in range(12)]
+    read_at = time.time()
+    for user in users:
+        _user_queries(_signed_in(user))
+    times = [user_cache._rows[user.pk][1] - read_at for user in users]
+    assert all(user_cache.MIN_AGE <= t <= user_cache.MAX_AGE + 5 for t in times)
+    assert len({round(t) for t in times}) > 1
+    shared = cache.get(user_cache._shared_key(users[0].pk, versions(users=[users[0].pk])))
+    assert shared[1] == user_cache._rows[users[0].pk][1]  # the other processes keep its time
