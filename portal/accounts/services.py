@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portal.core.audit import audit_record
+from portal.core.db import update_rows
 from portal.core.models import AuditAction, AuditEvent
 from portal.customers.models import Membership
 from portal.customers.roles import Role
@@ -267,12 +268,16 @@ def session_activity_record(request: HttpRequest) -> None:
     user_agent = request.META.get("HTTP_USER_AGENT", "")[
         : UserSession._meta.get_field("user_agent").max_length
     ]
-    seen = UserSession.objects.filter(
-        session_key=request.session.session_key,
-        user_id=request.user.pk,
-        ip=get_adapter().get_client_ip(request),
-        user_agent=user_agent,
-    ).update(last_seen_at=timezone.now())
+    seen = update_rows(
+        UserSession,
+        values={"last_seen_at": timezone.now()},
+        where={
+            "session_key": request.session.session_key,
+            "user": request.user.pk,
+            "ip": get_adapter().get_client_ip(request),
+            "user_agent": user_agent,
+        },
+    )
     if not seen:
         UserSession.objects.create_from_request(request)
 

@@ -4,15 +4,16 @@ Django writes an existing session's row as a model save inside a transaction: BE
 UPDATE, COMMIT and the model's signals. A signed-in session is written again every few
 minutes (its last-seen time, ``SessionLimitsMiddleware``), which made that write a
 large share of the pages' work when many sessions came due together. Here it is one
-UPDATE statement, atomic on its own. Creating a session, and everything else, is
-Django's.
+UPDATE statement, atomic on its own (``portal.core.db.update_rows``). Creating a
+session, and everything else, is Django's.
 """
 
 from __future__ import annotations
 
 from django.contrib.sessions.backends import cached_db, db
 from django.contrib.sessions.backends.base import UpdateError
-from django.db import router
+
+from portal.core.db import update_rows
 
 
 class _SingleUpdateDBStore(db.SessionStore):
@@ -22,11 +23,10 @@ class _SingleUpdateDBStore(db.SessionStore):
             return
         # What Django's own save writes (the stubs leave out its ``_get_session``).
         obj = self.create_model_instance(self._get_session())  # type: ignore[attr-defined]
-        using = router.db_for_write(self.model, instance=obj)
-        updated = (
-            self.model._default_manager.using(using)
-            .filter(session_key=obj.session_key)
-            .update(session_data=obj.session_data, expire_date=obj.expire_date)
+        updated = update_rows(
+            self.model,
+            values={"session_data": obj.session_data, "expire_date": obj.expire_date},
+            where={"session_key": obj.session_key},
         )
         if not updated:
             # Ended meanwhile (signed out elsewhere, or purged): as Django's own save,
