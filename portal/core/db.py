@@ -23,13 +23,16 @@ def _column(model: type[models.Model], name: str) -> models.Field[Any, Any]:
 
 
 @cache
-def _update_sql(
+def _statement(
     model: type[models.Model], using: str, columns: tuple[str, ...], where: tuple[str, ...]
-) -> str:
+) -> tuple[str, tuple[models.Field[Any, Any], ...]]:
+    """The UPDATE's SQL and the fields that prepare its parameters, in their order."""
     quote = connections[using].ops.quote_name
-    assignments = ", ".join(f"{quote(_column(model, name).column)} = %s" for name in columns)
-    conditions = " AND ".join(f"{quote(_column(model, name).column)} = %s" for name in where)
-    return f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {conditions}"  # noqa: S608 # nosec B608 - names from the model, values bound
+    fields = tuple(_column(model, name) for name in (*columns, *where))
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields[: len(columns)])
+    conditions = " AND ".join(f"{quote(field.column)} = %s" for field in fields[len(columns) :])
+    sql = f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {conditions}"  # noqa: S608 # nosec B608 - names from the model, values bound
+    return sql, fields
 
 
 def update_rows(model: type[models.Model], *, values: dict[str, Any], where: dict[str, Any]) -> int:
@@ -39,10 +42,10 @@ def update_rows(model: type[models.Model], *, values: dict[str, Any], where: dic
         raise ValueError("update_rows compares with '=', which no NULL matches")
     using = router.db_for_write(model)
     connection = connections[using]
-    sql = _update_sql(model, using, tuple(values), tuple(where))
+    sql, fields = _statement(model, using, tuple(values), tuple(where))
     params = [
-        _column(model, name).get_db_prep_save(value, connection)
-        for name, value in (*values.items(), *where.items())
+        field.get_db_prep_save(value, connection)
+        for field, value in zip(fields, (*values.values(), *where.values()), strict=True)
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
