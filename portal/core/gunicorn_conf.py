@@ -5,8 +5,9 @@ to itself. Measured with 10,000 live streams open on a 2-core machine, pages
 in their own processes completed 316 dashboards a second where uvicorn's
 processes, which also held the streams, completed 256 (docs/benchmarks.md).
 nginx in front buffers request bodies and slow clients' answers, so a slow
-client holds no worker. ``serve`` gives the address and the number of
-processes on the command line.
+client holds no worker. A finished connection is closed at once rather than held
+until nginx closes its side (``portal.core.gunicorn_worker``). ``serve`` gives the
+address and the number of processes on the command line.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import os
 from typing import Any
 
 wsgi_app = "portal.wsgi:pages_application"
-worker_class = "sync"
+worker_class = "portal.core.gunicorn_worker.PagesWorker"  # gunicorn's sync worker
 # A burst of page views must not overflow the accept queue (capped by net.core.somaxconn).
 backlog = int(os.environ.get("PORTAL_BACKLOG", "4096"))
 # A view still running after this is stopped and its worker replaced; uploads arrive
