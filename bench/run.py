@@ -225,19 +225,16 @@ async def streams_scenario(
     event_rate: float,
     results: dict[str, Any],
 ) -> None:
-    name, sessions = seed["cookie_name"], seed["sessions"]
-    customer_of = seed["customer_of_user"]
+    cookies, customer_of = seed["cookies"], seed["customer_of_user"]
     # Like a browser, which starts its stream from the last event id its page shows
     # (none yet: the changes start below), so a reconnect replays what it missed.
-    clients = [StreamClient(i, f"{name}={sessions[i]}", last_id=0) for i in range(streams)]
+    clients = [StreamClient(i, cookies[i], last_id=0) for i in range(streams)]
     fleet = StreamFleet(clients, HOST, portal.port)
 
     # Each user's page first, as a browser loads the page that opens its stream: the
     # steady state the hold measures (a first view fills the user's cached page).
     log(f"first views: each of {streams:,} users loads the dashboard once")
-    first_views = await first_views_of(
-        portal.port, [f"{name}={sessions[i]}" for i in range(streams)]
-    )
+    first_views = await first_views_of(portal.port, cookies[:streams])
     log(
         f"first views: {len(first_views) / first_views.seconds:.0f}/s, "
         f"p95 {percentile(first_views, 95):.0f} ms"
@@ -284,11 +281,9 @@ async def streams_scenario(
             # omission), as a user's wait would.
             begun = next_at
             next_at += interval
-            user = rng.randrange(len(sessions))
+            user = rng.randrange(len(cookies))
             try:
-                status, _ = await get(
-                    reader, writer, HOST, "/dashboard/", f"{name}={sessions[user]}"
-                )
+                status, _ = await get(reader, writer, HOST, "/dashboard/", cookies[user])
             except (ConnectionError, asyncio.IncompleteReadError):
                 page_errors += 1
                 reader, writer = await asyncio.open_connection(HOST, portal.port)
@@ -502,14 +497,14 @@ def pages_scenario(
     portal: Portal, seed: dict[str, Any], work: Path, seconds: int
 ) -> dict[str, Any]:
     """(a) wrk -t2 -c64 per page; each request as another of 200 signed-in admins."""
-    name, sessions, references = seed["cookie_name"], seed["sessions"], seed["references"]
+    cookies, sessions, references = seed["cookies"], seed["sessions"], seed["references"]
     customers = len(references)
     growth = len(seed["growth"])
     # Admins of ordinary customers: user i belongs to customer i % customers, role i % 4 == 0.
     admins = [i for i in range(len(sessions)) if i % 4 == 0 and i % customers >= growth][:200]
 
     def signed_in(path_of: Any) -> list[tuple[str, str, str]]:
-        return [(path_of(i), "Cookie", f"{name}={sessions[i]}") for i in admins]
+        return [(path_of(i), "Cookie", cookies[i]) for i in admins]
 
     plans: dict[str, list[tuple[str, str, str]]] = {
         "bare Django page (/healthz)": [("/healthz", "", "")],
@@ -529,7 +524,7 @@ def pages_scenario(
     }
     base = f"http://{HOST}:{portal.port}"
     log(f"(a) one view per session first ({len(admins)} sessions)")
-    touch_sessions(base, [f"{name}={sessions[i]}" for i in admins])
+    touch_sessions(base, [cookies[i] for i in admins])
     results: dict[str, Any] = {}
     for n, (label, rows) in enumerate(plans.items()):
         log(f"(a) wrk {label} ({n + 1}/{len(plans)}, {seconds} s)")
@@ -568,7 +563,7 @@ def growth_scenario(
     rows = []
     for (step, c, users, paths), measured in zip(steps, counted, strict=True):
         user = users[0]
-        touch_sessions(base, [f"{name}={sessions[u]}" for u in users])
+        touch_sessions(base, [seed["cookies"][u] for u in users])
         plan = json.loads(
             portal.manage(
                 "shell", "--no-imports", "-c",
@@ -582,7 +577,7 @@ def growth_scenario(
             log(f"(c) {step['requests']:,} requests: wrk {path}")
             lines = request_lines(
                 work / f"growth-{c}-{key}.tsv",
-                [(path, "Cookie", f"{name}={sessions[u]}") for u in users],
+                [(path, "Cookie", seed["cookies"][u]) for u in users],
             )
             wrk(base + path, None, 1, requests=lines)
             row[key] = {**wrk(base + path, None, seconds, requests=lines), **measured[path]}
@@ -603,7 +598,7 @@ def browser_scenario(portal: Portal, seed: dict[str, Any]) -> dict[str, Any] | N
     log("browser budget: each main page in Chromium, first and repeat visit")
     return measure(
         f"http://{HOST}:{portal.port}",
-        f"{seed['cookie_name']}={seed['sessions'][user]}",
+        seed["cookies"][user],
         {
             "dashboard": "/dashboard/",
             "request list": "/requests/",

@@ -32,7 +32,9 @@ from django.core.cache import caches
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.db import connection, models, transaction
+from django.middleware.csrf import CSRF_SECRET_LENGTH
 from django.utils import timezone
+from django.utils.crypto import get_random_string
 
 from bench.clients import USER_AGENT
 from portal.accounts.models import User
@@ -392,9 +394,17 @@ def run(
         # Statistics and the visibility map, as autovacuum leaves a settled database.
         cursor.execute("VACUUM ANALYZE")
     _log(f"sessions, notifications, ANALYZE ({time.monotonic() - started:.0f} s)")
+    # The Cookie header of each user's browser: the session, and the CSRF cookie its
+    # sign-in page set (without it, every page would mint a new CSRF secret and set it).
+    csrf_secrets = [get_random_string(CSRF_SECRET_LENGTH) for _ in sessions]
     return {
         "cookie_name": settings.SESSION_COOKIE_NAME,
         "sessions": [s.session_key for s in sessions],
+        "cookies": [
+            f"{settings.SESSION_COOKIE_NAME}={row.session_key}; "
+            f"{settings.CSRF_COOKIE_NAME}={secret}"
+            for row, secret in zip(sessions, csrf_secrets, strict=True)
+        ],
         "tokens": tokens,
         "customer_of_user": [made_customers[i % customers].pk for i in range(users)],
         "role_of_user": [str(roles[i % 4]) for i in range(users)],

@@ -50,8 +50,8 @@ async def _streams_across(
     port: int, nodes: list[Portal], seed: dict[str, Any], env: dict[str, str],
     streams: int, hold: float, event_rate: float,
 ) -> dict[str, Any]:  # fmt: skip
-    name, sessions, customer_of = seed["cookie_name"], seed["sessions"], seed["customer_of_user"]
-    clients = [StreamClient(i, f"{name}={sessions[i]}", last_id=None) for i in range(streams)]
+    cookies, customer_of = seed["cookies"], seed["customer_of_user"]
+    clients = [StreamClient(i, cookies[i], last_id=None) for i in range(streams)]
     fleet = StreamFleet(clients, HOST, port)
     started = time.monotonic()
     await fleet.connect_all(clients)
@@ -109,10 +109,10 @@ def two_nodes_scenario(
             )
         )
         base = f"http://{HOST}:{port}"
-        name, sessions = seed["cookie_name"], seed["sessions"]
-        admins = [i for i in range(len(sessions)) if i % 4 == 0][:200]
-        touch_sessions(base, [f"{name}={sessions[i]}" for i in admins])
-        signed_in = [("/dashboard/", "Cookie", f"{name}={sessions[i]}") for i in admins]
+        cookies = seed["cookies"]
+        admins = [i for i in range(len(cookies)) if i % 4 == 0][:200]
+        touch_sessions(base, [cookies[i] for i in admins])
+        signed_in = [("/dashboard/", "Cookie", cookies[i]) for i in admins]
         plans = {
             "bare Django page (/healthz)": [("/healthz", "", "")],
             "signed-in dashboard": signed_in,
