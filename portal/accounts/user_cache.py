@@ -38,6 +38,7 @@ from django.core.cache import cache as shared_cache
 from django.utils.crypto import salted_hmac
 
 from portal.accounts.models import SESSION_AUTH_HASH
+from portal.core.db import read_row
 from portal.core.fragments import remember_version, versions
 
 MAX_USERS = 10_000
@@ -143,7 +144,10 @@ def cached(get_user: GetUser) -> GetUser:
             remember_version(user, version)
             return user if backend.user_can_authenticate(user) else None
         until = _used_until(time.time())
-        user = get_user(backend, user_id)
+        # ModelBackend.get_user's query as one prepared statement (portal.core.db).
+        user = read_row(model, pk)
+        if user is not None and not backend.user_can_authenticate(user):
+            user = None
         if user is not None:
             remember_version(user, version)
             _keep(pk, (version, until, _fields(), tuple(getattr(user, n) for n in _fields()), None))

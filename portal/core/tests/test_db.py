@@ -1,4 +1,4 @@
-"""``update_rows``: the ORM's UPDATE, as one prepared statement."""
+"""``update_rows`` and ``read_row``: the ORM's UPDATE and get, as one prepared statement."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from portal.accounts.models import User
-from portal.core.db import update_rows
+from portal.core.db import _select, read_row, update_rows
 from portal.core.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -74,3 +74,47 @@ def test_a_null_condition_or_a_name_that_is_no_column_is_refused() -> None:
         update_rows(Session, values={"session_data": "x"}, where={"session_key": None})
     with pytest.raises(ValueError, match="is not a column"):  # the sessions' side of their key
         update_rows(User, values={"first_name": "x"}, where={"usersession": 1})
+
+
+def test_read_row_reads_what_the_orm_reads() -> None:
+    user = UserFactory(first_name="Zoë", is_staff=True)
+    User.objects.filter(pk=user.pk).update(last_login=timezone.now() - timedelta(days=2))
+    expected = User.objects.get(pk=user.pk)
+    with CaptureQueriesContext(connection) as queries:
+        read = read_row(User, str(user.pk))  # as a session holds it
+    assert len(queries.captured_queries) == 1
+    assert isinstance(read, User)
+    # Every column converted as the ORM converts it (booleans and datetimes on SQLite too).
+    fields = [field.attname for field in User._meta.concrete_fields]
+    assert {name: getattr(read, name) for name in fields} == {
+        name: getattr(expected, name) for name in fields
+    }
+    assert read.is_staff is True
+    assert read.last_login is not None
+    assert read.last_login.tzinfo is not None
+    assert read._state.adding is False
+    assert read._state.db == "default"
+
+
+def test_read_row_answers_none_for_a_missing_row() -> None:
+    assert read_row(User, 987_654_321) is None
+
+
+def test_read_row_refuses_a_model_whose_default_manager_leaves_rows_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from django.db import models
+
+    class Active(models.Manager[User]):
+        def get_queryset(self) -> models.QuerySet[User]:
+            return super().get_queryset().filter(is_active=True)
+
+    active = Active()
+    active.model = User
+    monkeypatch.setattr(User._meta, "default_manager", active)
+    _select.cache_clear()  # what an earlier read of User built
+    try:
+        with pytest.raises(ValueError, match="leaves rows out"):
+            read_row(User, 1)
+    finally:
+        _select.cache_clear()
