@@ -442,7 +442,8 @@ PostgreSQL and Redis, migrate, seed with COPY (`bench/seed.py`), serve a node as
 production (Debian's nginx with `deploy/nginx/portal-locations.conf` in front of
 `manage.py serve --only pages`, gunicorn, and `--only live`, uvicorn; production settings)
 and write a section here, newest first; the raw figures go to `var/bench-results.json`.
-`--skip-streams` leaves out the live streams.
+`--skip-streams` leaves out the live streams. Every client sends the cookies a browser
+holds once a page of the portal has set them: its session's and its CSRF cookie.
 
 - **(a) pages**: `wrk -t2 -c64` per page for 15 s (10 s quick), through `bench/pages.lua`,
   which rotates the requests over 200 signed-in admins' sessions (the API over 50 tokens);
