@@ -394,16 +394,15 @@ def run(
         # Statistics and the visibility map, as autovacuum leaves a settled database.
         cursor.execute("VACUUM ANALYZE")
     _log(f"sessions, notifications, ANALYZE ({time.monotonic() - started:.0f} s)")
-    # The Cookie header of each user's browser: the session, and the CSRF cookie its
-    # sign-in page set (without it, every page would mint a new CSRF secret and set it).
-    csrf_secrets = [get_random_string(CSRF_SECRET_LENGTH) for _ in sessions]
     return {
         "cookie_name": settings.SESSION_COOKIE_NAME,
         "sessions": [s.session_key for s in sessions],
+        # The Cookie header of each user's browser: the session, and the CSRF cookie its
+        # sign-in page set (without it, every page would mint a new CSRF secret and set it).
         "cookies": [
             f"{settings.SESSION_COOKIE_NAME}={row.session_key}; "
-            f"{settings.CSRF_COOKIE_NAME}={secret}"
-            for row, secret in zip(sessions, csrf_secrets, strict=True)
+            f"{settings.CSRF_COOKIE_NAME}={get_random_string(CSRF_SECRET_LENGTH)}"
+            for row in sessions
         ],
         "tokens": tokens,
         "customer_of_user": [made_customers[i % customers].pk for i in range(users)],
