@@ -8,7 +8,7 @@ PY     := $(BIN)/python
 MANAGE := $(PY) manage.py
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck content-check pytest setup messages clean bench bench-quick bench-tools scan
+.PHONY: help run test lint typecheck content-check pytest setup messages clean bench bench-quick bench-heap bench-tools scan
 
 help:
 	@echo "make run    set up and serve the portal on http://127.0.0.1:8000 (demo data included)"
@@ -87,6 +87,10 @@ bench: $(VENV)/.installed-dev bench-tools
 
 bench-quick: $(VENV)/.installed-dev bench-tools
 	$(PY) bench/run.py --quick
+
+# The garbage collector's pauses in a pages process, before and after it settles its heap.
+bench-heap: $(VENV)/.installed-dev
+	$(PY) bench/heap.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

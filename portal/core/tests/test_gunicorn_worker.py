@@ -1,9 +1,11 @@
 """The pages' gunicorn worker (portal/core/gunicorn_worker.py): a connection whose
 request was read whole is closed at once; one with request bytes left unread gets
-gunicorn's graceful close, so its answer is never cut short by a reset."""
+gunicorn's graceful close, so its answer is never cut short by a reset. The objects that
+live as long as the process are kept out of the garbage collector's walks."""
 
 from __future__ import annotations
 
+import gc
 import socket
 import subprocess
 import sys
@@ -16,15 +18,26 @@ import pytest
 from gunicorn.config import Config
 from gunicorn.http import get_parser
 
-from portal.core.gunicorn_worker import closes_at_once
+from portal.core.gunicorn_worker import SETTLE_AFTER, closes_at_once
 from tests.server import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
+kept: list[list[int]] = []
+
+
 def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
     """Answers without reading the request's body, as a view that refuses a request does;
-    ``/read`` reads it first."""
+    ``/read`` reads it first. ``/heap`` keeps an object for good, as Django keeps what it
+    builds on a first page, and answers how many objects the collector leaves alone."""
+    if environ["PATH_INFO"] == "/heap":
+        kept.append([len(kept)])  # a list, which the collector always tracks
+        frozen = str(gc.get_freeze_count()).encode()
+        start_response(
+            "200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(frozen)))]
+        )
+        return [frozen]
     if environ["PATH_INFO"] == "/read":
         environ["wsgi.input"].read()
     body = b"answered " + environ["PATH_INFO"].encode() + b"\n" + b"x" * 20_000
@@ -151,3 +164,22 @@ def test_an_answer_to_a_request_whose_body_was_left_unread_arrives_whole(
         )
         sock.close()
         assert answered_whole(received, path)
+
+
+def frozen_objects(port: int) -> int:
+    received, sock = exchange(port, b"GET /heap HTTP/1.1\r\nHost: portal\r\n\r\n")
+    sock.close()
+    return int(received.partition(b"\r\n\r\n")[2])
+
+
+def test_objects_that_live_as_long_as_the_process_are_left_out_of_collections(
+    pages_server: int,
+) -> None:
+    # Frozen once the application was loaded: gunicorn's and the application's modules.
+    at_start = frozen_objects(pages_server)
+    assert at_start > 1_000
+    # Once the process has answered its first pages, what they built and kept is frozen
+    # too: here nearly one kept object per page.
+    for _ in range(SETTLE_AFTER):
+        settled = frozen_objects(pages_server)
+    assert settled - at_start >= SETTLE_AFTER // 2
