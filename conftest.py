@@ -59,6 +59,7 @@ def _isolated_cache(settings: Any) -> Iterator[None]:
     """A fresh in-memory cache per test: rate limits must not leak between tests."""
     from django.core.cache import cache
 
+    from portal.accounts.session_store import forget_sessions
     from portal.accounts.user_cache import forget_all
     from portal.core.fragments import forget_local
 
@@ -66,10 +67,12 @@ def _isolated_cache(settings: Any) -> Iterator[None]:
     cache.clear()
     forget_all()
     forget_local()
+    forget_sessions()
     yield
     cache.clear()
     forget_all()
     forget_local()
+    forget_sessions()
 
 
 @pytest.fixture(autouse=True)

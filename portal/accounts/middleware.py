@@ -9,12 +9,15 @@ from allauth.mfa.utils import is_mfa_enabled
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.contrib.auth import middleware as auth_middleware
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import translation
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
 
+from portal.accounts.session_store import reading_user_of
 from portal.core.audit import audit_record
 from portal.core.models import AuditAction
 
@@ -41,6 +44,24 @@ def last_seen_precision(session_key: str | None = None) -> int:
 
 
 Middleware = Callable[[HttpRequest], HttpResponse]
+
+
+class AuthenticationMiddleware(auth_middleware.AuthenticationMiddleware):
+    """Django's, with the user's version as read together with the session: while the
+    request's user is read, its session is the one the user's check looks at
+    (``portal.accounts.session_store``), and no other request's."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        super().process_request(request)
+        request.user = SimpleLazyObject(lambda: _read_user(request))  # type: ignore[assignment]
+
+
+def _read_user(request: HttpRequest) -> Any:
+    token = reading_user_of.set(request.session)
+    try:
+        return auth_middleware.get_user(request)
+    finally:
+        reading_user_of.reset(token)
 
 
 def session_expired(session: Any, now: int) -> bool:

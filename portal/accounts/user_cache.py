@@ -7,8 +7,10 @@ server process's memory, valid while the user's fragment version
 deleting the user moves that version on, so a changed password, a deactivation
 or a new staff flag is read afresh on the next request, on every node. The
 version is read before the row, so a row read during a change is stored under
-a version nobody asks for again. Each request gets its own instance. While
-Redis is away every version reads as new, and every request queries.
+a version nobody asks for again. When this process has loaded the session before, the
+version was read in the same round trip as the session (``session_store``). Each
+request gets its own instance. While Redis is away every version reads as new, and
+every request queries.
 
 A row read from the database is also shared through the cache (Redis), so that
 the other server processes, on this node and on others, need not query for a
@@ -38,6 +40,7 @@ from django.core.cache import cache as shared_cache
 from django.utils.crypto import salted_hmac
 
 from portal.accounts.models import SESSION_AUTH_HASH
+from portal.accounts.session_store import version_read_ahead
 from portal.core.db import read_row
 from portal.core.fragments import remember_version, versions
 
@@ -127,7 +130,8 @@ def cached(get_user: GetUser) -> GetUser:
             pk = model._meta.pk.to_python(user_id)
         except Exception:  # noqa: BLE001 - a malformed id is the original's to refuse
             return get_user(backend, user_id)
-        version = versions(users=[pk])
+        # Read with the session when this process knew the session's user (session_store).
+        version = version_read_ahead(pk) or versions(users=[pk])
         with _lock:
             entry = _rows.get(pk)
             if entry is not None:

@@ -81,8 +81,13 @@ VERSION_TTL = 7 * 24 * 3600
 FRAGMENT_TTL = 1800
 
 
-def _key(kind: str, pk: int) -> str:
+def _key(kind: str, pk: int | str) -> str:
     return f"fragver:{kind}:{pk}"
+
+
+def user_version_key(pk: int | str) -> str:
+    """Where a user's version is kept (a session's user id is the primary key as text)."""
+    return _key("u", pk)
 
 
 SITE_KEY = _key("s", 0)

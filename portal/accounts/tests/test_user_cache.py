@@ -199,3 +199,98 @@ def test_rows_read_together_are_not_read_again_together() -> None:
     assert len({round(t) for t in times}) > 1
     shared = cache.get(user_cache._shared_key(users[0].pk, versions(users=[users[0].pk])))
     assert shared[1] == user_cache._rows[users[0].pk][1]  # the other processes keep its time
+
+
+def _cache_reads(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The keys of each read of the cache from now on, one list per round trip (the
+    in-memory cache's get_many calls its get for each key: those are not counted)."""
+    from django.core.cache import caches
+
+    backend = caches["default"]
+    reads: list[list[str]] = []
+    inside: list[bool] = []
+    get, get_many = backend.get, backend.get_many
+
+    def counting_get(key: str, *args: Any, **kwargs: Any) -> Any:
+        if not inside:
+            reads.append([key])
+        return get(key, *args, **kwargs)
+
+    def counting_get_many(keys: list[str], *args: Any, **kwargs: Any) -> Any:
+        reads.append(list(keys))
+        inside.append(True)
+        try:
+            return get_many(keys, *args, **kwargs)
+        finally:
+            inside.pop()
+
+    monkeypatch.setattr(backend, "get", counting_get)
+    monkeypatch.setattr(backend, "get_many", counting_get_many)
+    return reads
+
+
+def test_a_known_session_is_read_with_its_users_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    user = make_member(make_customer(), Role.ADMIN)
+    client = _signed_in(user)
+    session = f"django.contrib.sessions.cached_db{client.session.session_key}"
+    client.get("/dashboard/")  # this process learns whose session it is
+    reads = _cache_reads(monkeypatch)
+    assert _user_queries(client) == (200, 0)
+    assert reads[0] == [session, f"fragver:u:{user.pk}"]
+    # Nothing else asks for the session or the user's version again.
+    assert sum(session in keys or f"fragver:u:{user.pk}" in keys for keys in reads) == 1
+
+
+def test_a_user_changed_after_the_session_was_first_read_is_read_afresh() -> None:
+    user = make_member(make_customer(), Role.ADMIN)
+    client = _signed_in(user)
+    assert _user_queries(client) == (200, 1)
+    assert _user_queries(client) == (200, 0)  # the session and the version in one read
+    user.is_active = False
+    user.save()
+    assert client.get("/dashboard/").status_code == 302  # to the sign-in page
+
+
+def test_a_session_remembered_for_another_user_gets_its_own_users_version() -> None:
+    from portal.accounts import session_store
+
+    customer = make_customer()
+    alice = make_member(customer, Role.ADMIN, email="alice@example.com")
+    bob = make_member(customer, Role.MEMBER, email="bob@example.com")
+    as_alice = _signed_in(alice)
+    as_alice.get("/dashboard/")
+    key = as_alice.session.session_key or ""
+    digest = session_store._digest(key)
+    # The process's memory says the session is Bob's (a wrong hint): Bob's version is
+    # read with the session, and not kept for Alice's user check.
+    session_store._users[digest] = str(bob.pk)
+    session = session_store.SessionStore(key)
+    session.load()
+    assert session.versions_ahead is None
+    assert session_store._users[digest] == str(alice.pk)  # the load corrected the memory
+    session_store._users[digest] = str(bob.pk)
+    alice.is_active = False
+    alice.save()
+    assert as_alice.get("/dashboard/").status_code == 302
+
+
+def test_a_version_read_ahead_is_not_taken_outside_its_requests_user_read() -> None:
+    from django.contrib.auth.backends import ModelBackend
+
+    from portal.accounts.session_store import SessionStore, reading_user_of, version_read_ahead
+
+    user = make_member(make_customer(), Role.ADMIN)
+    client = _signed_in(user)
+    client.get("/dashboard/")
+    session = SessionStore(client.session.session_key)
+    session.load()
+    assert session.versions_ahead == {f"fragver:u:{user.pk}": versions(users=[user.pk])}
+    # Not while no request is reading its user with this session.
+    assert version_read_ahead(user.pk) is None
+    token = reading_user_of.set(session)
+    try:
+        assert version_read_ahead(user.pk) == versions(users=[user.pk])
+        assert version_read_ahead(user.pk) is None  # taken once
+        assert ModelBackend().get_user(user.pk) == user  # then asked of the cache
+    finally:
+        reading_user_of.reset(token)
