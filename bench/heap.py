@@ -126,6 +126,8 @@ def main() -> None:
         for number in range(pages):
             answer(PAGES[number % len(PAGES)])
         print(f"  while answering {pages:,} pages: " + "; ".join(pauses.line(g) for g in (0, 1, 2)))
+        walked, took = len(gc.get_objects()), full_collection_ms()
+        print(f"  after them, a full collection walks {walked:,} objects, {took:.1f} ms")
 
 
 if __name__ == "__main__":
