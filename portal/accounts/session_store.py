@@ -15,7 +15,7 @@ session is read. This process remembers which user each session it has loaded be
 to, so the next load of the session reads that user's version with it, in one round
 trip. The memory is a hint only: the version is kept for the user the session names,
 and the user's check takes it (``version_read_ahead``) only while the request that
-loaded the session reads its user (``AuthenticationMiddleware``).
+loaded the session reads its user (``portal.accounts.middleware.AuthenticationMiddleware``).
 """
 
 from __future__ import annotations
