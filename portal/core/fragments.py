@@ -94,7 +94,7 @@ SITE_KEY = _key("s", 0)
 
 
 def _keys(customers: Iterable[int], users: Iterable[int], site: bool) -> list[str]:
-    keys = [_key("c", pk) for pk in customers] + [_key("u", pk) for pk in users]
+    keys = [_key("c", pk) for pk in customers] + [user_version_key(pk) for pk in users]
     return [*keys, SITE_KEY] if site else keys
 
 
@@ -118,7 +118,7 @@ def versions(
         user = request.__dict__.get("_cached_user")
         known = getattr(user, USER_VERSION, None)
         if user is not None and known is not None:
-            memo.setdefault(_key("u", user.pk), known)
+            memo.setdefault(user_version_key(user.pk), known)
     found = {key: memo[key] for key in keys if key in memo}
     wanted = [key for key in keys if key not in found]
     if wanted:

@@ -16,7 +16,7 @@ The worker also keeps Python's cyclic garbage collector off the objects that liv
 long as the process (Django, the portal's modules, the URL patterns, the compiled
 templates): ``gc.freeze`` once the application is loaded, and again once a first run of
 pages has built what Django builds lazily. Without it, a full collection walks about
-135,000 objects, 60 to 85 ms in which the process answers nothing, and one runs each time
+135,000 objects, 50 to 90 ms in which the process answers nothing, and one runs each time
 the objects kept have grown by a quarter (the caches of users and fragments filling).
 Settled, a full collection walks only what was made since (``bench/heap.py``).
 
