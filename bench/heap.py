@@ -1,14 +1,14 @@
 """How long the garbage collector holds a pages process, before and after the pages'
-worker settles its heap (``portal.core.gunicorn_worker.settle_heap``).
+processes settle their heap (``portal.core.pages_server.settle_heap``).
 
     .venv/bin/python bench/heap.py [--pages N]
 
-A process of its own, the way a gunicorn worker runs the portal: the WSGI application
+A process of its own, the way a pages process runs the portal: the WSGI application
 loaded, demo data on SQLite in a throwaway folder, the demo admin's signed-in pages
 (dashboard, requests, invoices, documents, a help page) answered in turn. It reports the
 objects a full collection walks and how long one takes, and the collections the
 interpreter ran by itself while the pages were answered: first as Python leaves a
-process, then after ``settle_heap``, as the worker does once it has loaded the
+process, then after ``settle_heap``, as a pages process does once it has loaded the
 application and answered its first pages. Figures in docs/benchmarks.md.
 """
 
@@ -88,10 +88,10 @@ def main() -> None:
     from django.contrib.auth import get_user_model
     from django.test import Client
 
-    from portal.core.gunicorn_worker import settle_heap
+    from portal.core.pages_server import settle_heap
 
     # Django's test client only signs in (it keeps an object per request it made): the
-    # pages are asked of the application as gunicorn asks, with the session's cookie.
+    # pages are asked of the application as the server asks, with the session's cookie.
     signed_in = Client()
     signed_in.force_login(get_user_model().objects.get(email="admin@acme.example"))
     session = signed_in.cookies[settings.SESSION_COOKIE_NAME].value

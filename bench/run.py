@@ -1,8 +1,8 @@
 """``make bench``: the portal in its production topology under load, figures to docs/benchmarks.md.
 
 Topology: PostgreSQL and Redis of their own, a node as in production: nginx
-with deploy/'s locations in front of `manage.py serve --only pages` (gunicorn,
-2 sync processes) and `--only live` (uvicorn, 2 processes, the live stream as a
+with deploy/'s locations in front of `manage.py serve --only pages` (uWSGI,
+2 processes) and `--only live` (uvicorn, 2 processes, the live stream as a
 native ASGI handler), the Redis bus, production settings (the request log at its
 default level, INFO, as in production). Load comes from
 wrk (pages) and from this process (live streams, paced page views).
@@ -56,7 +56,7 @@ def percentile(values: list[float], p: float) -> float:
 
 
 class Portal:
-    """One node as in production: the pages in gunicorn (``manage.py serve --only pages``),
+    """One node as in production: the pages in uWSGI (``manage.py serve --only pages``),
     the live stream in uvicorn (``--only live``), nginx in front with deploy/'s locations.
 
     ``front=False`` leaves nginx out, for a front shared by several nodes (bench/two_nodes.py).
@@ -413,7 +413,6 @@ def nginx_version() -> str:
 
 def versions(env: dict[str, str], pg_url: str) -> str:
     import django
-    import gunicorn
     import uvicorn
 
     pg = subprocess.run(
@@ -422,11 +421,14 @@ def versions(env: dict[str, str], pg_url: str) -> str:
         text=True,
     ).stdout.strip()
     redis = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout
+    uwsgi = subprocess.run(
+        [str(Path(sys.executable).parent / "uwsgi"), "--version"], capture_output=True, text=True
+    ).stdout.strip()
     redis_version = re.search(r"v=([\d.]+)", redis)
     cpu = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
     return (
         f"Python {platform.python_version()}, Django {django.get_version()}, "
-        f"gunicorn {gunicorn.__version__}, uvicorn {uvicorn.__version__}, {nginx_version()}, "
+        f"uWSGI {uwsgi}, uvicorn {uvicorn.__version__}, {nginx_version()}, "
         f"{pg}, Redis {redis_version[1] if redis_version else '?'}; "
         f"{os.cpu_count()} cores ({cpu[1] if cpu else 'unknown CPU'})"
     )
@@ -440,7 +442,7 @@ Figures from `bench/run.py`: `make bench` (about 15 minutes) or `make bench-quic
 minutes: 2,000 streams held 30 s, growth up to 10,000 requests). Both start their own
 PostgreSQL and Redis, migrate, seed with COPY (`bench/seed.py`), serve a node as in
 production (Debian's nginx with `deploy/nginx/portal-locations.conf` in front of
-`manage.py serve --only pages`, gunicorn, and `--only live`, uvicorn; production settings)
+`manage.py serve --only pages`, uWSGI, and `--only live`, uvicorn; production settings)
 and write a section here, newest first; the raw figures go to `var/bench-results.json`.
 `--skip-streams` leaves out the live streams. Every client sends the cookies a browser
 holds once a page of the portal has set them: its session's and its CSRF cookie.
@@ -463,7 +465,7 @@ holds once a page of the portal has set them: its session's and its CSRF cookie.
   view timed from when it was due) and 5 status
   changes a second (`bench/emitter.py`: a request's status saved with its timeline entry,
   and an event) run; then every stream is dropped and reconnects with `Last-Event-ID`.
-- **(e) two nodes** (`bench/two_nodes.py`): the portal twice (each node one gunicorn
+- **(e) two nodes** (`bench/two_nodes.py`): the portal twice (each node one uWSGI
   process for the pages and one uvicorn process for the live stream) behind
   Debian's nginx with `deploy/nginx/portal-locations.conf`, sharing PostgreSQL and Redis:
   the bare page and the dashboard through nginx, then live streams spread over both nodes
@@ -938,7 +940,7 @@ def write_report(path: Path, results: dict[str, Any], quick: bool) -> None:
             ),
             "",
             "Production topology on one machine: Debian's nginx with deploy/'s locations in "
-            f"front of gunicorn with {processes['pages']} sync processes for the pages "
+            f"front of uWSGI with {processes['pages']} processes for the pages "
             f"(`serve --only pages`) and uvicorn with {processes['live']} processes for the live "
             "stream (`serve --only live`), PostgreSQL, Redis cache, sessions and bus, production "
             "settings (the request log at INFO, its default); wrk and the stream clients run "
@@ -990,7 +992,7 @@ def two_nodes_report(two: dict[str, Any] | None) -> list[str]:
     lines = [
         "### (e) Two nodes behind nginx",
         "",
-        "The same portal twice (each node one gunicorn process for the pages and one uvicorn "
+        "The same portal twice (each node one uWSGI process for the pages and one uvicorn "
         "process for the live stream), Debian's nginx in front with "
         "`deploy/nginx/portal-locations.conf`, sharing PostgreSQL and Redis, on the same 2 "
         "cores. Signed-in pages rotate over 200 sessions, which nginx spreads over both nodes.",

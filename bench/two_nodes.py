@@ -1,6 +1,6 @@
 """(e) Two app nodes behind nginx, sharing PostgreSQL and Redis (issue 10, item 4).
 
-The same portal started twice (each node one gunicorn process for the pages,
+The same portal started twice (each node one uWSGI process for the pages,
 so the two nodes together have the single node's two, and one uvicorn process
 for the live stream), Debian's nginx in front with the locations of
 ``deploy/nginx/portal-locations.conf``. Pages go through

@@ -1,6 +1,6 @@
 """WSGI entry points: the Django application that serves every page.
 
-``application`` is Django's; ``pages_application`` is what gunicorn serves in
+``application`` is Django's; ``pages_application`` is what uWSGI serves in
 production (``manage.py serve --only pages``): the same, with the client's
 address taken from a trusted proxy's ``X-Forwarded-For`` as uvicorn does.
 """

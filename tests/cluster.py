@@ -30,7 +30,7 @@ class Cluster:
         **env: str,
     ) -> None:
         self.migrate = migrate  # False for a database made from a migrated template
-        # The production topology: each node's pages in gunicorn (`serve --only pages`)
+        # The production topology: each node's pages in uWSGI (`serve --only pages`)
         # at ``urls``, its live stream in uvicorn at ``live_urls``.
         self.split = split
         self.server_args = server_args  # more of uvicorn's options, such as --http h11

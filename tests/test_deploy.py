@@ -120,7 +120,7 @@ def test_two_nodes_behind_nginx_share_sessions_and_live_updates(tmp_path: Path) 
         redis_server() as redis,
         Cluster(
             data_dir=tmp_path / "data",
-            split=True,  # each node: pages in gunicorn, the live stream in uvicorn
+            split=True,  # each node: pages in uWSGI, the live stream in uvicorn
             DATABASE_URL=f"{database}/postgres",
             REDIS_URL=redis,
             PORTAL_LIVE_BUS="redis",
@@ -183,7 +183,7 @@ def test_the_production_nginx_site_is_valid(tmp_path: Path) -> None:
 
 @pytest.mark.own_servers
 def test_behind_nginx_the_pages_see_the_client_address_not_a_forged_one(tmp_path: Path) -> None:
-    """gunicorn's pages take the client's address from nginx (trusted), never from the client.
+    """The pages take the client's address from nginx (trusted), never from the client.
 
     The client connects from 127.0.0.5; nginx, reaching the node from 127.0.0.1 (the
     default FORWARDED_ALLOW_IPS), appends that address to the X-Forwarded-For the client

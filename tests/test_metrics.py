@@ -303,7 +303,7 @@ def test_one_scrape_adds_up_every_worker_process_of_a_node(tmp_path: Path) -> No
 
 @pytest.mark.django_db(transaction=True)
 def test_the_live_servers_scrape_adds_up_the_pages_server_of_the_node(tmp_path: Path) -> None:
-    """Production: `serve --only pages` (gunicorn, two processes) and `--only live`
+    """Production: `serve --only pages` (uWSGI, two processes) and `--only live`
     (uvicorn) count into one directory; the live server's scrape shows both. Both
     servers end with status 0 on SIGTERM, as the systemd units expect."""
     metrics_dir = tmp_path / "metrics"
@@ -349,13 +349,13 @@ def test_the_live_servers_scrape_adds_up_the_pages_server_of_the_node(tmp_path: 
                     raise AssertionError(f"serve did not start:\n{log.read_text()[-3000:]}")
                 time.sleep(0.1)
         # `serve` without a task worker becomes the server itself; uvicorn with one
-        # worker serves in that process, gunicorn's workers are its children.
+        # worker serves in that process, uWSGI's processes are its children.
         live_pids = {servers[1].pid}
         sent = 0
         with httpx.Client(base_url=pages, timeout=30) as client:
-            # gunicorn's sync workers answer one connection each: both get some in time.
+            # uWSGI's processes answer one connection each: both get some in time.
             while sent < 20 or len(counter_pids(metrics_dir) - live_pids) < 2:
-                assert sent < 500, "the requests should reach both gunicorn processes"
+                assert sent < 500, "the requests should reach both uWSGI processes"
                 assert client.get("/healthz").status_code == 200
                 sent += 1
         # The pages server does not answer the scrape (Django's 404); the live server does.

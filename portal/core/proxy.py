@@ -2,11 +2,12 @@
 
 uvicorn puts the client's address from ``X-Forwarded-For`` into the request
 when the connection comes from a proxy in ``FORWARDED_ALLOW_IPS`` (its
-``--proxy-headers``); gunicorn, which serves the pages in production, leaves
-the proxy's own address there and only takes the scheme from
-``X-Forwarded-Proto``. :class:`ForwardedClientMiddleware` does for the pages
-what uvicorn does for the live stream, with the same setting and the same
-rule, so rate limits and the audit log see the client and not nginx.
+``--proxy-headers``), and takes the scheme from ``X-Forwarded-Proto`` only from
+them; uWSGI, which serves the pages in production, passes both headers on as they
+came. :class:`ForwardedClientMiddleware` does for the pages what uvicorn does for
+the live stream, with the same setting and the same rule, so rate limits and the
+audit log see the client and not nginx, and only a trusted proxy can say that a
+request came over HTTPS (Django's ``SECURE_PROXY_SSL_HEADER``).
 """
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ class TrustedProxies:
 
 
 class ForwardedClientMiddleware:
-    """Sets ``REMOTE_ADDR`` from ``X-Forwarded-For`` when a trusted proxy sent the request."""
+    """Sets ``REMOTE_ADDR`` from ``X-Forwarded-For`` when a trusted proxy sent the request;
+    drops ``X-Forwarded-Proto`` when anyone else did."""
 
     def __init__(self, app: WSGIApp, trusted: str | None = None) -> None:
         self.app = app
@@ -90,8 +92,11 @@ class ForwardedClientMiddleware:
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         forwarded_for = environ.get("HTTP_X_FORWARDED_FOR")
-        if forwarded_for and environ.get("REMOTE_ADDR", "") in self.trusted:
-            client = self.trusted.client(forwarded_for)
-            if client:
-                environ["REMOTE_ADDR"] = client
+        if forwarded_for or "HTTP_X_FORWARDED_PROTO" in environ:
+            if environ.get("REMOTE_ADDR", "") in self.trusted:
+                client = self.trusted.client(forwarded_for) if forwarded_for else None
+                if client:
+                    environ["REMOTE_ADDR"] = client
+            else:
+                environ.pop("HTTP_X_FORWARDED_PROTO", None)
         return self.app(environ, start_response)

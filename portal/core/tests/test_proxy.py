@@ -1,4 +1,5 @@
-"""The client's address behind trusted proxies (portal/core/proxy.py), as gunicorn serves pages."""
+"""The client's address and scheme behind trusted proxies (portal/core/proxy.py), as the pages
+are served in production (uWSGI passes the headers on as they came)."""
 
 from __future__ import annotations
 
@@ -81,3 +82,26 @@ def test_the_default_trusts_only_this_machine(monkeypatch: pytest.MonkeyPatch) -
     middleware = ForwardedClientMiddleware(lambda environ, start_response: [b""])
     assert "127.0.0.1" in middleware.trusted
     assert "10.0.0.1" not in middleware.trusted
+
+
+def seen_scheme_header(peer: str, forwarded_for: str | None = None) -> str | None:
+    """X-Forwarded-Proto as the application behind the middleware sees it, sent as https."""
+    seen: dict[str, str | None] = {}
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        seen["proto"] = environ.get("HTTP_X_FORWARDED_PROTO")
+        return [b""]
+
+    environ = {"REMOTE_ADDR": peer, "HTTP_X_FORWARDED_PROTO": "https"}
+    if forwarded_for is not None:
+        environ["HTTP_X_FORWARDED_FOR"] = forwarded_for
+    ForwardedClientMiddleware(app, trusted="127.0.0.1")(environ, lambda *args: None)
+    return seen["proto"]
+
+
+def test_only_a_trusted_proxy_can_say_the_request_came_over_https() -> None:
+    # Django believes the header (SECURE_PROXY_SSL_HEADER); only nginx may set it.
+    assert seen_scheme_header("127.0.0.1") == "https"
+    assert seen_scheme_header("127.0.0.1", "203.0.113.7") == "https"
+    assert seen_scheme_header("198.51.100.9") is None
+    assert seen_scheme_header("198.51.100.9", "203.0.113.7") is None

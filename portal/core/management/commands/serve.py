@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from portal.billing.emulator import LocalStripe
 from portal.core.demo import DEFAULT_DEMO_PASSWORD, DEMO_USERS, demo_password
 from portal.core.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
+from portal.core.pages_server import uwsgi_argv
 from portal.core.proxy import is_ip_address
 
 LOCALSTRIPE_PORT = 8420
@@ -33,7 +34,7 @@ class Command(BaseCommand):
             "--only",
             choices=[PAGES, LIVE],
             help=(
-                "pages: Django's pages in gunicorn's sync processes; live: the live stream "
+                "pages: Django's pages in uWSGI's processes; live: the live stream "
                 "in uvicorn (docs/architecture.md, 'Serving topology'). nginx routes "
                 "/live/events to the second."
             ),
@@ -58,9 +59,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        server = "gunicorn" if options["only"] == PAGES else "uvicorn"
+        server = "uwsgi" if options["only"] == PAGES else "uvicorn"
         if shutil.which(server, path=os.path.dirname(sys.executable)) is None:
-            raise CommandError(f"{server} is not installed in this environment; run 'make run'.")
+            hint = "pip install '.[production]'" if server == "uwsgi" else "run 'make run'"
+            raise CommandError(f"{server} is not installed in this environment; {hint}.")
         if options["workers"] is None:
             variable, default = (
                 ("PORTAL_LIVE_WORKERS", "2") if options["only"] == LIVE else ("PORTAL_WORKERS", "2")
@@ -120,13 +122,13 @@ class Command(BaseCommand):
         if not options["no_banner"]:
             self._banner(host, port, localstripe)
         argv = (
-            _gunicorn_argv(host, port, options["workers"])
+            uwsgi_argv(host, port, options["workers"])
             if options["only"] == PAGES
             else _uvicorn_argv(host, port, options["workers"])
         )
         sys.stdout.flush()
         if options["no_worker"] and localstripe is None:
-            os.execv(sys.executable, argv)  # noqa: S606 - replaces this process with the server
+            os.execv(argv[0], argv)  # noqa: S606 - replaces this process with the server
         # E-mail, scans and webhooks run as background tasks: one worker beside the server.
         worker = (
             None
@@ -213,16 +215,4 @@ def _uvicorn_argv(host: str, port: int, workers: int) -> list[str]:
         # A burst of reconnecting live streams must not overflow the accept queue
         # (the kernel caps it at net.core.somaxconn).
         "--backlog", os.environ.get("PORTAL_BACKLOG", "4096"),
-    ]  # fmt: skip
-
-
-def _gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
-    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    return [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--config", "python:portal.core.gunicorn_conf",
-        "--bind", address,
-        "--workers", str(workers),
     ]  # fmt: skip
