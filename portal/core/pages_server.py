@@ -2,9 +2,9 @@
 
 Each process runs one page view at a time with the interpreter to itself, behind nginx,
 which buffers request bodies and slow clients' answers, so a slow client holds no
-process. uWSGI reads HTTP in C: measured through nginx on a 2-core machine, the same
-dashboards took about a fifth less CPU per page than under gunicorn's sync processes,
-whose parsing and answering in Python cost about 0.2 ms a page (docs/benchmarks.md).
+process. uWSGI reads and writes HTTP in C: on a 2-core machine, a process answering
+cached dashboards used about a quarter less CPU per page than gunicorn's sync worker,
+which does that work in Python (1.6–1.7 ms against 2.1–2.4 ms; docs/benchmarks.md).
 
 The processes also keep Python's cyclic garbage collector off the objects that live
 as long as the process (Django, the portal's modules, the URL patterns, the compiled
