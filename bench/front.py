@@ -25,6 +25,9 @@ def nginx_front(pages: list[str], live: list[str], work: Path, connections: int)
     if not Path(nginx).exists():
         raise RuntimeError("nginx is missing: apt-get install -y nginx (make bench does this)")
     work.mkdir(parents=True, exist_ok=True)
+    # nginx's workers, another user when the master runs as root, keep request bodies in
+    # their temporary folders under ``work``: they must be able to reach it.
+    work.chmod(0o755)
     port = free_port()
     # Each stream holds two descriptors in nginx (client and upstream). This machine caps a
     # process at its hard limit, so two nginx processes share the streams (reuseport).
