@@ -37,11 +37,15 @@ def start_server(workers: int = 1) -> tuple[subprocess.Popen[bytes], int]:
         )  # fmt: skip
         deadline = time.monotonic() + 30
         while True:
-            try:
-                if get(port, "/pid").startswith(b"HTTP/1.1 200"):
-                    return process, port
-            except OSError:
-                pass
+            # Every process has loaded the application (each loads its own, and one that
+            # is still loading would hold up a graceful stop).
+            log.seek(0)
+            if log.read().count(b"WSGI app 0 (mountpoint='') ready") >= workers:
+                try:
+                    if get(port, "/pid").startswith(b"HTTP/1.1 200"):
+                        return process, port
+                except OSError:
+                    pass
             if time.monotonic() > deadline or process.poll() is not None:
                 process.kill()
                 process.wait()
@@ -185,12 +189,16 @@ def test_objects_that_live_as_long_as_the_process_are_left_out_of_collections() 
         stop(process)
 
 
-def test_sigterm_lets_running_views_finish_then_exits_0() -> None:
+def test_sigterm_lets_running_views_finish_then_exits_0(tmp_path: Path) -> None:
     process, port = start_server(workers=2)
     answers: list[bytes] = []
-    running = threading.Thread(target=lambda: answers.append(get(port, "/slow?1.5")))
+    mark = tmp_path / "running"
+    running = threading.Thread(target=lambda: answers.append(get(port, f"/slow?1.5,{mark}")))
     running.start()
-    time.sleep(0.5)  # the view is running
+    deadline = time.monotonic() + 10
+    while not mark.exists():  # the view is running
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
     process.send_signal(signal.SIGTERM)
     running.join(20)
     try:

@@ -18,7 +18,7 @@ def probe(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
     """Answers without reading the request's body, as a view that refuses a request does;
     ``/read`` reads it first. ``/heap`` keeps an object for good, as Django keeps what it
     builds on a first page, and answers how many objects the collector leaves alone.
-    ``/pid`` names the process, ``/slow`` sleeps the seconds of its query, ``/raise``
+    ``/pid`` names the process, ``/slow?S[,FILE]`` sleeps S seconds (having made FILE), ``/raise``
     fails outside any error handling."""
     path = environ["PATH_INFO"]
     if path == "/heap":
@@ -27,7 +27,10 @@ def probe(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
     elif path == "/pid":
         body = str(os.getpid()).encode()
     elif path == "/slow":
-        time.sleep(float(environ["QUERY_STRING"]))
+        seconds, _, mark = environ["QUERY_STRING"].partition(",")
+        if mark:
+            open(mark, "w").close()  # noqa: SIM115 - the test waits for this file
+        time.sleep(float(seconds))
         body = b"slept"
     elif path == "/raise":
         raise RuntimeError("an error in the error page itself")
