@@ -28,8 +28,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from portal.core.proxy import WSGIApp
+
 App = TypeVar("App")
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 logger = logging.getLogger(__name__)
 
 # Pages a process answers before what they built lazily is settled (a first page of
