@@ -7,7 +7,8 @@ import re
 from typing import Annotated, Any
 
 from ninja.params.functions import Path
-from pydantic import AfterValidator, BeforeValidator, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 # Ids are 64-bit; anything larger is a validation error, never a database error.
 MAX_ID = 2**63 - 1
@@ -42,12 +43,36 @@ Bool = Annotated[bool, BeforeValidator(_true_or_false)]
 """A yes/no in a query: ``true`` or ``false`` and nothing else."""
 
 
-def Text(max_length: int, *, min_length: int = 0) -> Any:  # noqa: N802 - reads as a type
-    """A string the database can store: bounded, without NUL characters or lone surrogates."""
+# The characters Python's str.strip() removes (str.isspace), as \\uXXXX escapes, which
+# pydantic's, Python's and JavaScript's regular expressions all read the same way. A
+# client's own check of the document then agrees with the server's on what is blank.
+_SPACE = r"\u0009-\u000d\u001c-\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_STORABLE = r"^[^\u0000]*$"
+_NOT_BLANK = rf"^[^\u0000]*[^\u0000{_SPACE}][^\u0000]*$"
+
+
+def _not_blank(value: str) -> str:
+    # The services strip what they store; a value of only spaces would be stored empty.
+    if not value.strip():
+        raise PydanticCustomError("blank", "Write something other than spaces here.")
+    return value
+
+
+def Text(max_length: int, *, min_length: int = 0, blank: bool = True) -> Any:  # noqa: N802
+    """A string the database can store: bounded, without NUL characters or lone surrogates.
+
+    ``blank=False``: at least one character that is not a space (the pattern in the
+    document says so too).
+    """
+    constraints = StringConstraints(min_length=min_length, max_length=max_length, pattern=_STORABLE)
+    if blank:
+        return Annotated[str, constraints, AfterValidator(_encodable)]
     return Annotated[
         str,
-        StringConstraints(min_length=min_length, max_length=max_length, pattern=r"^[^\x00]*$"),
+        constraints,
         AfterValidator(_encodable),
+        AfterValidator(_not_blank),
+        Field(json_schema_extra={"pattern": _NOT_BLANK}),
     ]
 
 

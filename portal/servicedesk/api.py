@@ -136,8 +136,8 @@ class RequestIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     customer_id: int | None = Field(None, ge=1, le=MAX_ID, description="When you act for several.")
-    request_type: Text(80, min_length=1) = Field(description="The type's slug.")  # type: ignore[valid-type]
-    title: Text(200, min_length=1) = Field(description="A short summary.")  # type: ignore[valid-type]
+    request_type: Text(80, min_length=1, blank=False) = Field(description="The type's slug.")  # type: ignore[valid-type]
+    title: Text(200, min_length=1, blank=False) = Field(description="A short summary.")  # type: ignore[valid-type]
     answers: dict[Text(80), Answer] = Field(  # type: ignore[valid-type]
         default_factory=dict,
         description="The type's fields by name: text, numbers, dates as YYYY-MM-DD, "
@@ -148,7 +148,7 @@ class RequestIn(Schema):
 class CommentIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    body: Text(10_000, min_length=1)  # type: ignore[valid-type]
+    body: Text(10_000, min_length=1, blank=False)  # type: ignore[valid-type]
 
 
 def _type_out(request_type: RequestType) -> RequestTypeOut:

@@ -114,3 +114,18 @@ def test_the_vendored_swagger_ui_keeps_its_licence() -> None:
         assert finders.find(f"{SWAGGER_UI}/{name}"), name
     vendored = (settings.BASE_DIR / "docs" / "vendored.md").read_text()
     assert "swagger-ui-dist" in vendored and "5.35.0" in vendored
+
+
+def test_the_documented_not_blank_pattern_agrees_with_the_server(
+    document: dict[str, Any],
+) -> None:
+    # A client checking a comment against the document must reach the server's verdict
+    # (Schemathesis found "\x1f" documented as valid but refused as blank).
+    body = document["components"]["schemas"]["CommentIn"]["properties"]["body"]
+    pattern = re.compile(body["pattern"])
+    for code in range(0x110000):
+        if 0xD800 <= code <= 0xDFFF:
+            continue  # lone surrogates are refused before the pattern matters
+        character = chr(code)
+        documented = bool(pattern.match(f"{character}{character}"))
+        assert documented == (character != "\x00" and bool(character.strip())), hex(code)

@@ -113,6 +113,26 @@ def test_comment_cancel_and_reopen(world: World) -> None:
     assert closed.status_code == 409
 
 
+@pytest.mark.parametrize("blank", [" ", "\x1f", "\n\u3000\t"])
+def test_a_blank_message_or_title_is_refused_by_name_and_nothing_is_stored(
+    world: World, blank: str
+) -> None:
+    api = ApiClient(world.write_token)
+    requests_before = ServiceRequest.objects.count()
+    comment = api.post(f"service-requests/{world.reference}/comments", {"body": blank})
+    assert comment.status_code == 422
+    assert [(e["field"], e["code"]) for e in comment.json()["errors"]] == [("body", "blank")]
+    assert "other than spaces" in comment.json()["errors"][0]["message"]
+    submitted = api.post(
+        "service-requests",
+        {"request_type": "access-card", "title": blank, "answers": {"details": "Two"}},
+    )
+    assert submitted.status_code == 422
+    assert [e["field"] for e in submitted.json()["errors"]] == ["title"]
+    assert not Comment.objects.exists()
+    assert ServiceRequest.objects.count() == requests_before
+
+
 def test_reopen_a_resolved_request(world: World) -> None:
     from django.utils import timezone
 
