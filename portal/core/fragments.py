@@ -325,19 +325,68 @@ def cached_page(
     The versions of ``parts_customers``, which the parts will ask for, and the
     fragments under ``parts_keys`` (``latest_fragment``) are read together with the page.
     """
-    from portal.accounts.request import signed_in_user
-    from portal.customers.access import active_membership
-    from portal.live.selectors import LAST_ID_KEY, live_event_last_id
+    from portal.live.selectors import LAST_ID_KEY
 
     parts = parts or {}
     part_marks = {name: part_mark(name) for name in parts}
+    page_key = _page_key(request, customers=customers, site=site)
+    if page_key is None:
+        page = render_to_string(template_name, {**context(), **part_marks}, request)
+        return HttpResponse(_fill_parts(page, parts))
+
+    def render_page() -> str:
+        marks = {"csrf_token": CSRF_MARK, "live_since": LIVE_SINCE_MARK, **part_marks}
+        return render_to_string(template_name, {**context(), **marks}, request)
+
+    # One round trip for the page, the newest live event and the parts' versions.
+    memo: dict[str, Any] = request.__dict__.setdefault("_fragment_versions", {})
+    ahead = [_key("c", pk) for pk in parts_customers if _key("c", pk) not in memo]
+    fragment_keys = [f"fragment:{key}" for key in parts_keys]
+    found = cache.get_many([page_key, LAST_ID_KEY, *ahead, *fragment_keys])
+    memo.update({version_key: found[version_key] for version_key in ahead if version_key in found})
+    prefetched = request.__dict__.setdefault(PREFETCHED, {})
+    prefetched.update({key: found.get(key) for key in fragment_keys})
+    html = found.get(page_key)
+    if not isinstance(html, str):
+        html = render_page()
+        # A page that asked for this response's CSP nonce belongs to this response alone.
+        if getattr(request, "_csp_nonce", None) is None:
+            cache.set(page_key, html, FRAGMENT_TTL)
+    return HttpResponse(_fill_parts(_personal(request, html, found.get(LAST_ID_KEY)), parts))
+
+
+def kept_page(request: HttpRequest, *, customers: Iterable[int]) -> HttpResponse | None:
+    """The answer ``cached_page`` would give from a page it keeps for this request under
+    these customers' versions (a page without parts), or None: then the view builds it.
+
+    A view whose page is kept can answer without reading anything it would check first:
+    the key holds the user, their active membership and role, the path, and the
+    versions of the user and the customers, which every change of what the page shows,
+    or of who may see it, moves on.
+    """
+    from portal.live.selectors import LAST_ID_KEY
+
+    page_key = _page_key(request, customers=customers, site=False)
+    if page_key is None:
+        return None
+    found = cache.get_many([page_key, LAST_ID_KEY])
+    html = found.get(page_key)
+    if not isinstance(html, str):
+        return None
+    return HttpResponse(_personal(request, html, found.get(LAST_ID_KEY)))
+
+
+def _page_key(request: HttpRequest, *, customers: Iterable[int], site: bool) -> str | None:
+    """Where ``cached_page`` keeps this request's page, or None for a page never kept."""
+    from portal.accounts.request import signed_in_user
+    from portal.customers.access import active_membership
+
     if (
         request.method not in ("GET", "HEAD")
         or not _unfiltered(request)
         or len(messages.get_messages(request))
     ):
-        page = render_to_string(template_name, {**context(), **part_marks}, request)
-        return HttpResponse(_fill_parts(page, parts))
+        return None
     # A visitor who is not signed in sees what every such visitor sees (a help page).
     user = signed_in_user(request) if request.user.is_authenticated else None
     membership = active_membership(request) if user is not None else None
@@ -357,31 +406,16 @@ def cached_page(
             ),
         ]
     )
+    return f"fragment:{key}"
 
-    def render_page() -> str:
-        marks = {"csrf_token": CSRF_MARK, "live_since": LIVE_SINCE_MARK, **part_marks}
-        return render_to_string(template_name, {**context(), **marks}, request)
 
-    # One round trip for the page, the newest live event and the parts' versions.
-    page_key = f"fragment:{key}"
-    memo: dict[str, Any] = request.__dict__.setdefault("_fragment_versions", {})
-    ahead = [_key("c", pk) for pk in parts_customers if _key("c", pk) not in memo]
-    fragment_keys = [f"fragment:{key}" for key in parts_keys]
-    found = cache.get_many([page_key, LAST_ID_KEY, *ahead, *fragment_keys])
-    memo.update({version_key: found[version_key] for version_key in ahead if version_key in found})
-    prefetched = request.__dict__.setdefault(PREFETCHED, {})
-    prefetched.update({key: found.get(key) for key in fragment_keys})
-    html = found.get(page_key)
-    if not isinstance(html, str):
-        html = render_page()
-        # A page that asked for this response's CSP nonce belongs to this response alone.
-        if getattr(request, "_csp_nonce", None) is None:
-            cache.set(page_key, html, FRAGMENT_TTL)
-    last_id = found.get(LAST_ID_KEY)
-    html = html.replace(CSRF_MARK, get_token(request)).replace(
+def _personal(request: HttpRequest, html: str, last_id: Any) -> str:
+    """A kept page with this response's CSRF token and the newest live event put in."""
+    from portal.live.selectors import live_event_last_id
+
+    return html.replace(CSRF_MARK, get_token(request)).replace(
         LIVE_SINCE_MARK, str(last_id if isinstance(last_id, int) else live_event_last_id())
     )
-    return HttpResponse(_fill_parts(html, parts))
 
 
 def _unfiltered(request: HttpRequest) -> bool:

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from portal.accounts.request import signed_in_user
-from portal.core.fragments import cached_page
+from portal.core.fragments import cached_page, kept_page
 from portal.core.paging import CappedPaginator
 from portal.core.text import search_words
 from portal.customers.access import (
@@ -200,6 +200,14 @@ def request_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def detail(request: HttpRequest, reference: str) -> HttpResponse:
     """The request, its timeline and conversation; a POST adds a message to the conversation."""
+    current = active_membership(request)
+    if current is not None:
+        # A page is kept for this path under the active customer's versions only once
+        # this user, with that membership, was shown the request (its customer is then
+        # the active one): the request need not be read to check again.
+        kept = kept_page(request, customers=[current.customer_id])
+        if kept is not None:
+            return kept
     service_request = _get_request(request, reference)
     may_act = _may_submit_for(request, service_request)
     comment_form = CommentForm()

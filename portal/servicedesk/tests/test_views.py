@@ -11,9 +11,14 @@ from typing import Any
 import pytest
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import get_resolver
 
+from portal.customers.access import SESSION_KEY as ACTIVE_CUSTOMER_KEY
+from portal.customers.models import Membership
+from portal.customers.roles import Role
 from portal.documents.tests import samples
 from portal.servicedesk import services
 from portal.servicedesk.models import (
@@ -135,6 +140,68 @@ def test_another_customers_request_cannot_be_changed(client: Client, world: Worl
     world.globex_request.refresh_from_db()
     assert world.globex_request.status == Status.SUBMITTED
     assert not world.globex_request.comments.exists()
+
+
+def _detail(client: Client, reference: str) -> tuple[int, list[str]]:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(f"/requests/{reference}/")
+    return response.status_code, [q["sql"] for q in captured.captured_queries]
+
+
+def _reads_requests(queries: list[str]) -> bool:
+    return any('FROM "servicedesk_servicerequest"' in sql for sql in queries)
+
+
+def test_a_kept_detail_page_is_answered_without_reading_the_request(
+    client: Client, world: World
+) -> None:
+    client.force_login(world.member)
+    reference = world.acme_request.reference
+    status, queries = _detail(client, reference)
+    assert status == 200 and _reads_requests(queries)
+    status, queries = _detail(client, reference)
+    assert status == 200 and not _reads_requests(queries)
+    # A change of the request is shown at once: its customer's version moved on.
+    services.service_request_comment_add(
+        service_request=world.acme_request, author=world.staff, body="Printed", as_staff=True
+    )
+    response = client.get(f"/requests/{reference}/")
+    assert "Printed" in response.content.decode()
+
+
+@pytest.mark.parametrize("change", ["removed", "billing role"])
+def test_a_kept_detail_page_is_not_shown_once_the_user_may_not_see_it(
+    client: Client, world: World, change: str
+) -> None:
+    client.force_login(world.member)
+    reference = world.acme_request.reference
+    assert _detail(client, reference)[0] == 200
+    assert _detail(client, reference)[0] == 200  # from the kept page
+    membership = Membership.objects.get(user=world.member, customer=world.acme)
+    if change == "removed":
+        membership.delete()
+    else:
+        membership.role = Role.BILLING
+        membership.save()
+    status, queries = _detail(client, reference)
+    assert status == 404 and _reads_requests(queries)
+
+
+def test_a_kept_detail_page_of_another_of_the_users_customers_switches_to_it(
+    client: Client, world: World
+) -> None:
+    Membership.objects.create(user=world.member, customer=world.globex, role=Role.MEMBER)
+    client.force_login(world.member)
+    acme, globex = world.acme_request.reference, world.globex_request.reference
+    assert _detail(client, acme)[0] == 200
+    assert _detail(client, acme)[0] == 200  # kept for the member acting for Acme
+    status, queries = _detail(client, globex)
+    assert status == 200 and _reads_requests(queries)
+    assert client.session[ACTIVE_CUSTOMER_KEY] == world.globex.pk
+    # Acting for Globex now: Acme's page is read again, and Acme becomes the active one.
+    status, queries = _detail(client, acme)
+    assert status == 200 and _reads_requests(queries)
+    assert client.session[ACTIVE_CUSTOMER_KEY] == world.acme.pk
 
 
 def test_the_navigation_shows_requests_to_roles_that_may_see_them(
