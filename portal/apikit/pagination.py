@@ -10,10 +10,13 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from ninja import Field, Schema
 from ninja.pagination import PaginationBase
+
+from portal.core.fragments import FRAGMENT_TTL
 
 Row = TypeVar("Row")
 Out = TypeVar("Out")
@@ -21,11 +24,23 @@ Out = TypeVar("Out")
 
 class Mapped(Generic[Row, Out]):
     """A queryset the paginator counts and slices, turned into schemas one page at a time
-    (for answers that need more than the row, e.g. links built from the request)."""
+    (for answers that need more than the row, e.g. links built from the request).
 
-    def __init__(self, queryset: QuerySet[Any], convert: Callable[[Row], Out]) -> None:
+    With ``kept_under`` (a key that holds the versions of everything the list shows, see
+    ``portal.core.fragments.versions``), the count and each page are kept in the cache
+    there, and a list asked for again is answered without a query.
+    """
+
+    def __init__(
+        self,
+        queryset: QuerySet[Any],
+        convert: Callable[[Row], Out],
+        *,
+        kept_under: str | None = None,
+    ) -> None:
         self.queryset = queryset
         self.convert = convert
+        self.kept_under = kept_under
 
     def __len__(self) -> int:
         return int(self.queryset.count())
@@ -67,19 +82,44 @@ class PagePagination(PaginationBase):
             pagination.page_size or settings.PORTAL_API_PAGE_SIZE,
             settings.PORTAL_API_MAX_PAGE_SIZE,
         )
-        count = queryset.count() if isinstance(queryset, QuerySet) else len(queryset)
-        pages = max(1, -(-count // size))
         page = pagination.page
+        start = (page - 1) * size
+        if isinstance(queryset, Mapped) and queryset.kept_under:
+            count, results = _kept_window(queryset, queryset.kept_under, start, size)
+        else:
+            count = queryset.count() if isinstance(queryset, QuerySet) else len(queryset)
+            results = None
+        pages = max(1, -(-count // size))
         if page > pages:
             raise Http404(f"There is no page {page}; the last page is {pages}.")
-        start = (page - 1) * size
-        results = list(queryset[start : start + size])
+        if results is None:
+            results = list(queryset[start : start + size])
         return {
             "count": count,
             "next": _link(request, page + 1) if page < pages else None,
             "previous": _link(request, page - 1) if page > 1 else None,
             "results": results,
         }
+
+
+def _kept_window(
+    mapped: Mapped[Any, Any], key: str, start: int, size: int
+) -> tuple[int, list[Any] | None]:
+    """The list's count and the window from ``start``, from the cache where kept; what is
+    missing is read and kept. The window is None when it lies past the end."""
+    count_key, window_key = f"{key}:count", f"{key}:{start}:{size}"
+    found = cache.get_many([count_key, window_key])
+    count = found.get(count_key)
+    if not isinstance(count, int):
+        count = len(mapped)
+        cache.set(count_key, count, FRAGMENT_TTL)
+    if start and start >= count:
+        return count, None
+    window = found.get(window_key)
+    if not isinstance(window, list):
+        window = mapped[start : start + size]
+        cache.set(window_key, window, FRAGMENT_TTL)
+    return count, window
 
 
 def _link(request: HttpRequest, page: int) -> str:

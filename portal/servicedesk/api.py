@@ -23,6 +23,7 @@ from portal.apikit.auth import ApiPrincipal, principal
 from portal.apikit.pagination import Mapped, PagePagination
 from portal.apikit.problems import ApiProblem
 from portal.apikit.schemas import MAX_ID, Date, Text
+from portal.core.fragments import versions
 from portal.customers.roles import Permission
 
 from . import selectors, services
@@ -287,7 +288,27 @@ def service_request_list(request: HttpRequest, filters: Query[RequestFilters]) -
             search=filters.search or "",
         ),
     )
-    return Mapped(requests, _summary)
+    unfiltered = not (
+        filters.status
+        or filters.request_type
+        or filters.submitted_from
+        or filters.submitted_to
+        or filters.search
+    )
+    # The list as it comes is kept until the customer's requests, the caller (their
+    # memberships and roles) or the request types change; searches are always read.
+    kept_under = (
+        "api:requests:{user}:{customer}:{versions}".format(
+            user=caller.user.pk,
+            customer=membership.customer_id,
+            versions=versions(
+                request, customers=[membership.customer_id], users=[caller.user.pk], site=True
+            ),
+        )
+        if unfiltered
+        else None
+    )
+    return Mapped(requests, _summary, kept_under=kept_under)
 
 
 @router.post("/service-requests", response={201: RequestOut}, summary="Submit a request")

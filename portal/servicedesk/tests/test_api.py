@@ -155,11 +155,76 @@ def test_internal_notes_never_show(world: World) -> None:
     assert "secret" not in str(detail)
 
 
+def _list(api: ApiClient, **params: Any) -> tuple[Any, list[str]]:
+    with CaptureQueriesContext(connection) as captured:
+        response = api.get("service-requests", **params)
+    assert response.status_code == 200, response.content
+    return response.json(), [q["sql"] for q in captured.captured_queries]
+
+
+def _reads_requests(queries: list[str]) -> bool:
+    return any('FROM "servicedesk_servicerequest"' in sql for sql in queries)
+
+
+def test_the_list_asked_for_again_is_kept_until_a_request_changes(world: World) -> None:
+    from portal.servicedesk import services
+
+    api = ApiClient(world.read_token)
+    first, queries = _list(api)
+    assert _reads_requests(queries)
+    again, queries = _list(api)
+    assert again == first and not _reads_requests(queries)
+    sr = ServiceRequest.objects.get(reference=world.reference)
+    services.service_request_transition(
+        service_request=sr, to_status=Status.IN_PROGRESS, actor=world.staff, as_staff=True
+    )
+    changed, queries = _list(api)
+    assert _reads_requests(queries)
+    assert {r["reference"]: r["status"] for r in changed["results"]}[world.reference] == (
+        "in_progress"
+    )
+    # A filter or search is read every time, never kept.
+    for params in ({"status": "open"}, {"search": "card"}):
+        _list(api, **params)
+        assert _reads_requests(_list(api, **params)[1])
+
+
+def test_a_kept_list_is_not_shown_once_the_caller_may_not_see_requests(world: World) -> None:
+    from portal.customers.models import Membership
+    from portal.customers.roles import Role
+
+    api = ApiClient(world.read_token)
+    _list(api)
+    _list(api)  # kept
+    Membership.objects.filter(user=world.member, customer=world.acme).update(role=Role.BILLING)
+    # QuerySet.update sends no signal; the role is read with the token all the same.
+    response = api.get("service-requests")
+    assert response.status_code == 403
+
+
+def test_pages_of_a_kept_list_are_kept_apart(world: World) -> None:
+    from portal.servicedesk.tests.factories import make_request
+
+    sr = ServiceRequest.objects.get(reference=world.reference)
+    for n in range(4):
+        make_request(customer=sr.customer, submitted_by=world.member, title=f"More {n}")
+    api = ApiClient(world.read_token)
+    pages = [_list(api, page=page, page_size=2)[0] for page in (1, 2, 3)]
+    again = [_list(api, page=page, page_size=2) for page in (1, 2, 3)]
+    assert [body for body, _queries in again] == pages
+    assert not any(_reads_requests(queries) for _body, queries in again)
+    references = [r["reference"] for body in pages for r in body["results"]]
+    assert len(references) == len(set(references)) == 5
+    assert api.get("service-requests", page=4, page_size=2).status_code == 404
+
+
 def test_listing_requests_costs_the_same_queries_for_one_or_many(world: World) -> None:
+    from portal.core.fragments import versions_bump
     from portal.servicedesk.tests.factories import make_request
 
     api = ApiClient(world.read_token)
     api.get("service-requests")
+    versions_bump(customers=[world.acme.pk])  # the list as read, not as kept
     with CaptureQueriesContext(connection) as one:
         api.get("service-requests")
     for _ in range(6):
