@@ -6,6 +6,8 @@ and keep the client's other query parameters. A page past the end is a 404.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -15,6 +17,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from ninja import Field, Schema
 from ninja.pagination import PaginationBase
+from pydantic import BaseModel
 
 from portal.core.fragments import FRAGMENT_TTL
 
@@ -117,9 +120,23 @@ def _kept_window(
         return count, None
     window = found.get(window_key)
     if not isinstance(window, list):
-        window = mapped[start : start + size]
+        # Kept as JSON values, never as pickled schema objects: a copy made by another
+        # release is then only ever data (the key should also name the shape, see
+        # ``shape_of``).
+        window = [_plain(item) for item in mapped[start : start + size]]
         cache.set(window_key, window, FRAGMENT_TTL)
     return count, window
+
+
+def _plain(item: Any) -> Any:
+    return item.model_dump(mode="json") if isinstance(item, BaseModel) else item
+
+
+def shape_of(schema: type[BaseModel]) -> str:
+    """A short digest of ``schema``'s JSON Schema, for the key of a kept list: a release
+    that changes what an item holds never reads the copies of the one before."""
+    text = json.dumps(schema.model_json_schema(), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def _link(request: HttpRequest, page: int) -> str:

@@ -20,7 +20,7 @@ from ninja.responses import Status as HttpStatus
 from pydantic import ConfigDict
 
 from portal.apikit.auth import ApiPrincipal, principal
-from portal.apikit.pagination import Mapped, PagePagination
+from portal.apikit.pagination import Mapped, PagePagination, shape_of
 from portal.apikit.problems import ApiProblem
 from portal.apikit.schemas import MAX_ID, Date, Text
 from portal.core.fragments import versions
@@ -74,6 +74,9 @@ class RequestSummaryOut(Schema):
     status: Status
     created_at: dt.datetime
     updated_at: dt.datetime
+
+
+SUMMARY_SHAPE = shape_of(RequestSummaryOut)
 
 
 class AnswerOut(Schema):
@@ -298,7 +301,8 @@ def service_request_list(request: HttpRequest, filters: Query[RequestFilters]) -
     # The list as it comes is kept until the customer's requests, the caller (their
     # memberships and roles) or the request types change; searches are always read.
     kept_under = (
-        "api:requests:{user}:{customer}:{versions}".format(
+        "api:requests:{shape}:{user}:{customer}:{versions}".format(
+            shape=SUMMARY_SHAPE,
             user=caller.user.pk,
             customer=membership.customer_id,
             versions=versions(
