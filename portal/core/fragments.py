@@ -13,13 +13,16 @@ computed every time, never served stale.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import pickle  # nosec B403 - only for copies this process made itself
 import secrets
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 from django.contrib import messages
@@ -79,6 +82,46 @@ VERSION_TTL = 7 * 24 * 3600
 # rendered again (once per user per half hour) and what Redis holds (a signed-in
 # dashboard is about 10 KB: 100 MB for 10,000 users active in the last half hour).
 FRAGMENT_TTL = 1800
+
+
+# What a kept fragment's content depends on besides the data: the files of the release.
+RELEASE_FILES = frozenset({".py", ".html", ".txt", ".mo"})
+
+
+def release_digest(root: Path, manifest: Path | None = None) -> str:
+    """A digest of the code, templates and translations under ``root`` (tests left out)
+    and of the static files' manifest (the hashed names pages link to)."""
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        if path.suffix in RELEASE_FILES and "tests" not in path.parts and path.is_file():
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    if manifest is not None and manifest.is_file():
+        # The names, sorted: each node writes its own manifest, in the order it found
+        # the files, and the nodes of one release must agree.
+        raw = manifest.read_bytes()
+        try:
+            names = json.loads(raw).get("paths", {})
+        except (ValueError, AttributeError):
+            names = raw.decode("utf-8", "replace")
+        digest.update(json.dumps(names, sort_keys=True).encode())
+    return digest.hexdigest()[:12]
+
+
+@functools.cache
+def release() -> str:
+    """This release's digest (once per process, about 20 ms). Kept fragments are keyed by
+    it, so a new release never serves what the one before kept: a page linking to
+    static files that are gone, HTML a fix changed, objects of a changed model."""
+    from django.conf import settings
+
+    return release_digest(
+        Path(__file__).resolve().parent.parent, Path(settings.STATIC_ROOT) / "staticfiles.json"
+    )
+
+
+def fragment_key(key: str) -> str:
+    """Where the fragment ``key`` (which holds the versions it was made at) is kept."""
+    return f"fragment:{release()}:{key}"
 
 
 def _key(kind: str, pk: int | str) -> str:
@@ -206,7 +249,7 @@ def cached_fragment(
     """``compute()``, from the cache when a fragment with this (versioned) key is there;
     a computed value is stored unless ``keep()`` says no. With ``local``, a copy is
     kept in this process's memory too (for small fragments every page reads)."""
-    key = f"fragment:{key}"
+    key = fragment_key(key)
     value: Any = _local_get(key) if local else None
     if value is not None:
         return value  # type: ignore[no-any-return]
@@ -234,7 +277,7 @@ def latest_fragment(
     else it needs in one round trip (``cached_page``'s ``parts_keys``) before the
     versions are known; the version is checked once they are.
     """
-    key = f"fragment:{key}"
+    key = fragment_key(key)
     prefetched: dict[str, Any] = request.__dict__.get(PREFETCHED, {})
     stored = prefetched[key] if key in prefetched else cache.get(key)
     if isinstance(stored, tuple) and len(stored) == 2 and stored[0] == version:
@@ -341,7 +384,7 @@ def cached_page(
     # One round trip for the page, the newest live event and the parts' versions.
     memo: dict[str, Any] = request.__dict__.setdefault("_fragment_versions", {})
     ahead = [_key("c", pk) for pk in parts_customers if _key("c", pk) not in memo]
-    fragment_keys = [f"fragment:{key}" for key in parts_keys]
+    fragment_keys = [fragment_key(key) for key in parts_keys]
     found = cache.get_many([page_key, LAST_ID_KEY, *ahead, *fragment_keys])
     memo.update({version_key: found[version_key] for version_key in ahead if version_key in found})
     prefetched = request.__dict__.setdefault(PREFETCHED, {})
@@ -406,7 +449,7 @@ def _page_key(request: HttpRequest, *, customers: Iterable[int], site: bool) -> 
             ),
         ]
     )
-    return f"fragment:{key}"
+    return fragment_key(key)
 
 
 def _personal(request: HttpRequest, html: str, last_id: Any) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -311,7 +312,7 @@ def test_members_with_the_same_role_share_the_cards_and_no_one_else_does() -> No
 def test_a_local_fragment_is_served_from_memory_while_its_version_holds() -> None:
     customer, admin, client = _signed_in_admin()
     _dashboard(client)
-    key = f"fragment:memberships:{admin.pk}:{fragments.versions(users=[admin.pk])}"
+    key = fragments.fragment_key(f"memberships:{admin.pk}:{fragments.versions(users=[admin.pk])}")
     assert cache.get(key) is not None
     cache.delete(key)  # only this process's copy is left
     assert _queries(lambda: _dashboard(client)) == 0
@@ -384,13 +385,13 @@ def test_a_latest_fragment_is_used_only_at_its_version() -> None:
     assert fragments.latest_fragment(request, "latest-test", "v1", compute("old")) == "old"
     assert computed == ["one", "two", "old"]
     # Something else under the key (a damaged or older entry) is computed afresh.
-    cache.set("fragment:latest-test", "not a pair")
+    cache.set(fragments.fragment_key("latest-test"), "not a pair")
     assert fragments.latest_fragment(request, "latest-test", "v1", compute("fresh")) == "fresh"
 
 
 def test_a_prefetched_fragment_is_not_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
     request = RequestFactory().get("/")
-    request.__dict__[fragments.PREFETCHED] = {"fragment:prefetched-test": None}
+    request.__dict__[fragments.PREFETCHED] = {fragments.fragment_key("prefetched-test"): None}
     stored: dict[str, Any] = {}
 
     class NoReads:
@@ -402,4 +403,53 @@ def test_a_prefetched_fragment_is_not_read_again(monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(fragments, "cache", NoReads())
     assert fragments.latest_fragment(request, "prefetched-test", "v1", lambda: "new") == "new"
-    assert stored == {"fragment:prefetched-test": ("v1", "new")}
+    assert stored == {fragments.fragment_key("prefetched-test"): ("v1", "new")}
+
+
+def test_the_release_digest_follows_code_templates_translations_and_static_names(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "portal"
+    (root / "app" / "templates").mkdir(parents=True)
+    (root / "app" / "tests").mkdir()
+    template = root / "app" / "templates" / "page.html"
+    template.write_text("<p>{{ name }}</p>")
+    (root / "app" / "views.py").write_text("x = 1\n")
+    manifest = tmp_path / "staticfiles.json"
+    manifest.write_text('{"paths": {"app.css": "app.1a2b.css"}}')
+    first = fragments.release_digest(root, manifest)
+    assert fragments.release_digest(root, manifest) == first
+    (root / "app" / "tests" / "test_views.py").write_text("def test(): pass\n")
+    (root / "app" / "notes.md").write_text("not part of a page")
+    assert fragments.release_digest(root, manifest) == first
+    template.write_text("<p>{{ name|upper }}</p>")
+    second = fragments.release_digest(root, manifest)
+    assert second != first
+    manifest.write_text('{"paths": {"app.css": "app.9f8e.css"}}')
+    third = fragments.release_digest(root, manifest)
+    assert third not in (first, second)
+    # Another node's manifest of the same files, written in another order.
+    manifest.write_text('{"version": "1.1", "paths": {"b.js": "b.2.js", "app.css": "app.9f.css"}}')
+    fourth = fragments.release_digest(root, manifest)
+    manifest.write_text('{"paths": {"app.css": "app.9f.css", "b.js": "b.2.js"}, "version": "1.1"}')
+    assert fragments.release_digest(root, manifest) == fourth != third
+    manifest.write_text("not json")
+    assert fragments.release_digest(root, manifest) not in (first, second, third, fourth)
+    assert fragments.release_digest(root, None) != fragments.release_digest(root, manifest)
+
+
+def test_kept_fragments_are_keyed_by_the_release(monkeypatch: pytest.MonkeyPatch) -> None:
+    computed: list[str] = []
+
+    def make(value: str) -> Callable[[], str]:
+        def compute() -> str:
+            computed.append(value)
+            return value
+
+        return compute
+
+    assert fragments.cached_fragment("release-test", make("a")) == "a"
+    assert fragments.cached_fragment("release-test", make("b")) == "a"
+    monkeypatch.setattr(fragments, "release", lambda: "next-release")
+    assert fragments.cached_fragment("release-test", make("c")) == "c"
+    assert computed == ["a", "c"]
