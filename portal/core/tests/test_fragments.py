@@ -368,8 +368,8 @@ def test_a_cached_dashboard_reads_redis_in_two_round_trips(
     assert "1 open request" in page
 
 
-def test_a_latest_fragment_is_used_only_at_its_version() -> None:
-    computed: list[str] = []
+def _noting(computed: list[str]) -> Callable[[str], Callable[[], str]]:
+    """Compute functions that return their text and note each call in ``computed``."""
 
     def compute(text: str) -> Callable[[], str]:
         def render() -> str:
@@ -378,6 +378,12 @@ def test_a_latest_fragment_is_used_only_at_its_version() -> None:
 
         return render
 
+    return compute
+
+
+def test_a_latest_fragment_is_used_only_at_its_version() -> None:
+    computed: list[str] = []
+    compute = _noting(computed)
     request = RequestFactory().get("/")
     assert fragments.latest_fragment(request, "latest-test", "v1", compute("one")) == "one"
     assert fragments.latest_fragment(request, "latest-test", "v1", compute("again")) == "one"
@@ -440,14 +446,7 @@ def test_the_release_digest_follows_code_templates_translations_and_static_names
 
 def test_kept_fragments_are_keyed_by_the_release(monkeypatch: pytest.MonkeyPatch) -> None:
     computed: list[str] = []
-
-    def make(value: str) -> Callable[[], str]:
-        def compute() -> str:
-            computed.append(value)
-            return value
-
-        return compute
-
+    make = _noting(computed)
     assert fragments.cached_fragment("release-test", make("a")) == "a"
     assert fragments.cached_fragment("release-test", make("b")) == "a"
     monkeypatch.setattr(fragments, "release", lambda: "next-release")
