@@ -280,24 +280,18 @@ def service_request_list(request: HttpRequest, filters: Query[RequestFilters]) -
     """One customer's requests, newest first."""
     caller = principal(request)
     membership = caller.pick(Permission.REQUESTS_VIEW, filters.customer_id)
+    chosen = selectors.RequestFilters(
+        status=filters.status or "",
+        request_type=filters.request_type or "",
+        submitted_from=filters.submitted_from,
+        submitted_to=filters.submitted_to,
+        search=filters.search or "",
+    )
     requests = selectors.service_request_list(
-        user=caller.user,
-        customer=membership.customer,
-        filters=selectors.RequestFilters(
-            status=filters.status or "",
-            request_type=filters.request_type or "",
-            submitted_from=filters.submitted_from,
-            submitted_to=filters.submitted_to,
-            search=filters.search or "",
-        ),
+        user=caller.user, customer=membership.customer, filters=chosen
     )
-    unfiltered = not (
-        filters.status
-        or filters.request_type
-        or filters.submitted_from
-        or filters.submitted_to
-        or filters.search
-    )
+    # Compared with the selector's defaults, so that a filter added later is never kept.
+    unfiltered = chosen == selectors.RequestFilters()
     # The list as it comes is kept until the customer's requests, the caller (their
     # memberships and roles) or the request types change; searches are always read.
     kept_under = (
